@@ -1,0 +1,40 @@
+"""Problems found in the input, always tied to a file and a line."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self):
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.message}"
+
+
+class InputError(Exception):
+    """Bad input: one or more problems, each with its file and line. The build stops on it."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class Report:
+    """Collects errors (which stop the build) and warnings (which are counted and shown)."""
+
+    def __init__(self):
+        self.errors: list[Problem] = []
+        self.warnings: list[tuple[str, Problem]] = []
+
+    def error(self, path, line, message):
+        self.errors.append(Problem(str(path), line, message))
+
+    def warn(self, kind, path, line, message):
+        self.warnings.append((kind, Problem(str(path), line, message)))
+
+    def raise_errors(self):
+        if self.errors:
+            raise InputError(self.errors)

@@ -1,0 +1,81 @@
+"""The Markdown parser (markdown-it-py, CommonMark + tables + footnotes) and plain-text helpers."""
+
+import re
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from markdown_it import MarkdownIt
+from mdit_py_plugins.footnote import footnote_plugin
+
+FOOTNOTE_CITE = re.compile(r"\[\^([^\]\s]+)\]")
+HEADING_ID = re.compile(r"\s*\{#(?P<id>[\w-]+)\}\s*$")
+ADMONITION = re.compile(r"^\s*\[!(?P<kind>\w+)\]\s*")
+SPACES = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=1)
+def parser():
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"]).use(footnote_plugin)
+
+
+def parse(body):
+    """Block tokens and the env that holds footnote definitions."""
+    env = {}
+    return parser().parse(body, env), env
+
+
+def inline_text(children):
+    """Plain text of inline tokens: emphasis and links dropped to their text, footnote marks removed."""
+    out = []
+    for t in children or []:
+        if t.type in ("text", "code_inline", "html_inline"):
+            out.append(t.content if t.type != "html_inline" else "")
+        elif t.type in ("softbreak", "hardbreak"):
+            out.append(" ")
+        elif t.type == "image":
+            out.append(inline_text(t.children))
+    return "".join(out)
+
+
+def plain(markdown):
+    """Plain text of a piece of inline Markdown (one or more paragraphs)."""
+    text = FOOTNOTE_CITE.sub("", markdown)
+    parts = []
+    for para in re.split(r"\n\s*\n", text):
+        tokens = parser().parseInline(para)
+        parts.append(inline_text(tokens[0].children if tokens else []))
+    return SPACES.sub(" ", " ".join(parts)).strip()
+
+
+def links(markdown):
+    """(href, text) of the inline links in a piece of Markdown, in order."""
+    found = []
+    tokens = parser().parseInline(FOOTNOTE_CITE.sub("", markdown))
+    children = tokens[0].children if tokens else []
+    for i, t in enumerate(children or []):
+        if t.type == "link_open":
+            text = []
+            for c in children[i + 1 :]:
+                if c.type == "link_close":
+                    break
+                text.append(c.content)
+            found.append((t.attrs.get("href", ""), "".join(text).strip()))
+    return found
+
+
+def hugo_anchor(title):
+    """Hugo's default ("github") heading id: lower case, spaces to '-', other punctuation dropped."""
+    out = []
+    for ch in title.strip().lower():
+        if ch.isalnum() or ch in "_-":
+            out.append(ch)
+        elif ch.isspace():
+            out.append("-")
+    return "".join(out)
+
+
+def domain(url):
+    if not url:
+        return None
+    host = urlsplit(url).hostname or None
+    return host[4:] if host and host.startswith("www.") else host

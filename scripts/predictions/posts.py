@@ -1,0 +1,189 @@
+"""Find posts in a content root and read their front matter.
+
+Hugo: page bundles ``<section>/<slug>/index.md`` and single files ``<section>/<slug>.md``, public at
+``<base>/<section>/<slug>/`` (front matter ``slug`` replaces the last part, ``url`` the whole path).
+Jekyll: ``_posts/YYYY-MM-DD-slug.md``, public at ``<base>/YYYY/MM/DD/slug.html``.
+``_index.md`` (a section's own page) is not a post; drafts are skipped unless asked for.
+"""
+
+import datetime as dt
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import Problem
+
+JEKYLL_POST = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})-(?P<slug>.+)$")
+TAG_GROUP = re.compile(r"^\s+#\s*(?P<group>.+?)\s*$")
+TAG_ITEM = re.compile(r"^\s+-\s")
+TOP_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:")
+MAX_BYTES = 5 * 1024 * 1024
+
+
+@dataclass
+class Post:
+    path: Path  # the file
+    rel_path: str  # relative to the content root, with forward slashes
+    slug: str
+    section: str | None
+    url_path: str
+    meta: dict = field(default_factory=dict)
+    meta_lines: dict = field(default_factory=dict)  # front matter key -> line number in the file
+    tag_groups: list = field(default_factory=list)  # group comment per tag, in order
+    body: str = ""
+    body_line: int = 1  # the file's line number of the body's first line
+    checksum: str = ""
+    date: dt.date | None = None
+
+
+def discover(content_root):
+    """Every Markdown file under the root that Hugo or Jekyll would publish as a page, sorted."""
+    root = Path(content_root)
+    for path in sorted(root.rglob("*.md")):
+        rel = path.relative_to(root)
+        if path.name == "_index.md" or any(p.startswith((".", "_")) and p != "_posts" for p in rel.parts[:-1]):
+            continue
+        if path.name != "index.md" and (path.parent / "index.md").exists() and path.parent != root:
+            continue  # a resource inside a page bundle, not a page of its own
+        yield path, rel.as_posix()
+
+
+def locate(rel_path):
+    """(slug, section, url path) from the file's place in the content tree."""
+    parts = rel_path.split("/")
+    if "_posts" in parts and (m := JEKYLL_POST.match(Path(parts[-1]).stem)):
+        y, mo, d = m["date"].split("-")
+        return m["slug"], None, f"{y}/{mo}/{d}/{m['slug']}.html"
+    folders = parts[:-1] if parts[-1] == "index.md" else parts[:-1] + [Path(parts[-1]).stem]
+    return folders[-1], (parts[0] if len(folders) > 1 else None), "/".join(folders) + "/"
+
+
+def split_front_matter(text):
+    """(format, front matter text, body, body's first line number); format is None without front matter."""
+    lines = text.split("\n")
+    fence = lines[0].rstrip() if lines else ""
+    if fence not in ("---", "+++"):
+        return None, "", text, 1
+    for i in range(1, len(lines)):
+        if lines[i].rstrip() == fence:
+            return ("yaml" if fence == "---" else "toml"), "\n".join(lines[1:i]), "\n".join(lines[i + 1 :]), i + 2
+    return fence, None, text, 1
+
+
+def key_lines(front, first_line=2):
+    """Line numbers of the top-level keys of the front matter."""
+    found = {}
+    for i, line in enumerate(front.split("\n")):
+        if m := re.match(r"^([A-Za-z_][\w-]*)\s*[:=]", line):
+            found.setdefault(m[1], first_line + i)
+    return found
+
+
+def tag_groups(front):
+    """The YAML comment group (``# meta``) above each tag in the ``tags:`` list, in order."""
+    groups, group, inside = [], None, False
+    for line in front.split("\n"):
+        if re.match(r"^tags\s*:\s*$", line):
+            inside = True
+        elif inside and TOP_KEY.match(line):
+            break
+        elif inside and (m := TAG_GROUP.match(line)):
+            group = m["group"]
+        elif inside and TAG_ITEM.match(line):
+            groups.append(group)
+    return groups
+
+
+def as_date(value):
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def read_post(path, rel_path, report):
+    """Read one file into a Post, or report why it cannot be read and return None."""
+    data = path.read_bytes()
+    if len(data) > MAX_BYTES:
+        report.error(rel_path, None, f"file is {len(data):,} bytes, over the {MAX_BYTES:,}-byte limit for a post: split it")
+        return None
+    if b"\0" in data:
+        report.error(rel_path, None, "file is binary, not Markdown: remove it or rename it so it does not end in .md")
+        return None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        report.error(rel_path, line, f"file is not UTF-8 (byte {e.start}): save it as UTF-8")
+        return None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    slug, section, url_path = locate(rel_path)
+    post = Post(path, rel_path, slug, section, url_path, checksum=hashlib.sha256(data).hexdigest())
+    fmt, front, post.body, post.body_line = split_front_matter(text)
+    if front is None:
+        report.error(rel_path, 1, f"front matter opened with {fmt} is never closed: add a closing {fmt} line")
+        return None
+    if fmt:
+        meta = parse_front_matter(fmt, front, rel_path, report)
+        if meta is None:
+            return None
+        post.meta, post.meta_lines = meta, key_lines(front)
+        post.tag_groups = tag_groups(front) if fmt == "yaml" else []
+    return finish(post, report)
+
+
+def parse_front_matter(fmt, front, rel_path, report):
+    try:
+        meta = tomllib.loads(front) if fmt == "toml" else yaml.safe_load(front)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 2 if mark else 1
+        report.error(rel_path, line, f"front matter is not valid YAML ({getattr(e, 'problem', e)}): fix the syntax")
+        return None
+    except tomllib.TOMLDecodeError as e:
+        line = (getattr(e, "lineno", None) or 0) + 1
+        report.error(rel_path, line, f"front matter is not valid TOML ({e}): fix the syntax")
+        return None
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        report.error(rel_path, 2, "front matter is not a mapping of keys to values: write `key: value` lines")
+        return None
+    return meta
+
+
+def finish(post, report):
+    """Apply slug/url/date from the front matter, checking what a user can get wrong."""
+    meta = post.meta
+    if meta.get("slug"):
+        post.slug = str(meta["slug"])
+        post.url_path = "/".join(post.url_path.rstrip("/").split("/")[:-1] + [post.slug]) + "/"
+    if meta.get("url"):
+        post.url_path = str(meta["url"]).strip("/") + "/"
+    if "date" in meta:
+        post.date = as_date(meta["date"])
+        if post.date is None:
+            report.error(post.rel_path, post.meta_lines.get("date"),
+                         f"date {meta['date']!r} is not a date: write it as YYYY-MM-DD")
+            return None
+    elif m := JEKYLL_POST.match(post.path.stem):
+        post.date = as_date(m["date"])
+    if "resolves_by" in meta and as_date(meta["resolves_by"]) is None:
+        report.error(post.rel_path, post.meta_lines.get("resolves_by"),
+                     f"resolves_by {meta['resolves_by']!r} is not a date: write it as YYYY-MM-DD")
+        return None
+    return post
+
+
+def problem(post, line, message):
+    return Problem(post.rel_path, line, message)

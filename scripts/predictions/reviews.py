@@ -1,0 +1,206 @@
+"""Verdicts read from an author's review post, matched to the predictions they grade.
+
+A review post links the forecast post it grades (a Hugo ``{{< ref "/blog/slug" >}}`` or a plain link to
+the post's URL) and states verdicts in two forms:
+- a heading ``Verdict: Correct ✅`` under a section restating ``**Prediction:** ...`` and
+  ``**Probability:** 75%``; the explanation runs to the next heading;
+- a list item ``- **claim (70%):** _Correct_ ✅`` whose explanation follows on the item's next lines.
+✅ means the statement happened (true), ❌ that it did not (false), ⚠️ or TBD that it is still open.
+"""
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+from . import markdown as md
+from .markers import find_markers, read_value
+
+REF = re.compile(r"""\{\{[<%]\s*(?:rel)?ref\s+"?(?P<path>[^"\s>%]+)"?\s*[>%]\}\}""")
+VERDICT_HEADING = re.compile(r"^Verdict\s*:\s*(?P<words>.+)$", re.IGNORECASE)
+VERDICT_ITEM = re.compile(
+    r"^\*\*(?P<claim>.+?)\s*\((?P<p>[^()]*?(?:%|50/50))\)\s*:?\s*\*\*\s*:?\s*(?P<verdict>[^\n]*?)\\?$", re.MULTILINE
+)
+RESTATED = re.compile(r"\*\*Prediction:?\*\*:?\s*(?P<text>.+?)\\?$", re.MULTILINE)
+HINT = re.compile(r"^#+\s*Verdict\s*:|^\s*[-*+]\s+\*\*.+\(\s*[\d.]+\s*%\s*\)\s*:?\*\*", re.MULTILINE | re.IGNORECASE)
+EMOJI = {"✅": "true", "✔": "true", "❌": "false", "✖": "false", "⚠": "open", "⏳": "open", "❓": "open"}
+WORDS = {
+    "correct": "true", "right": "true", "yes": "true", "true": "true",
+    "miss": "false", "wrong": "false", "incorrect": "false", "no": "false", "false": "false",
+    "tbd": "open", "pending": "open", "open": "open",
+    "void": "void", "n/a": "void", "ambiguous": "ambiguous", "unclear": "ambiguous",
+}
+MIN_SIMILARITY = 0.35
+MARGIN = 0.1
+
+
+@dataclass
+class Verdict:
+    line: int
+    words: str  # the verdict as worded, e.g. "Both (Sort of) ✅"
+    outcome: str
+    claim: str  # the restated prediction
+    percent: object  # Decimal or None
+    section_title: str | None
+    anchor: str
+    note: str
+    evidence: list = field(default_factory=list)  # (url, title)
+
+
+def looks_like_review(body):
+    return bool(HINT.search(body))
+
+
+def linked_paths(body, base_url):
+    """Post URL paths ("blog/slug/") the body links to, in order: Hugo refs first, then plain links."""
+    paths = [normalise(m["path"]) for m in REF.finditer(body)]
+    for href, _ in md.links(body):
+        if href.startswith(base_url):
+            paths.append(normalise(href[len(base_url) :]))
+        elif href.startswith("/"):
+            paths.append(normalise(href))
+    return [p for p in paths if p]
+
+
+def normalise(path):
+    path = path.split("#")[0].strip("/")
+    for suffix in ("/index.md", "/_index.md", ".md"):
+        path = path.removesuffix(suffix)
+    return path + "/" if path else ""
+
+
+def outcome_of(words):
+    for mark, outcome in EMOJI.items():
+        if mark in words:
+            return outcome
+    plain = re.sub(r"[_*`]", "", words).strip().lower()
+    for word, outcome in WORDS.items():
+        if plain.startswith(word):
+            return outcome
+    return None
+
+
+def clean_words(words):
+    return re.sub(r"\s+", " ", re.sub(r"[_*\\]", "", words)).strip()
+
+
+def read_verdicts(tokens, sections, body_line, rel_path, report):
+    """Every verdict in a review post's tokens; sections are the post's sections in heading order."""
+    verdicts, heads, n_heading = [], [], 0
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if t.type == "heading_open":
+            section = sections[n_heading]
+            n_heading += 1
+            heads.append(section)
+            if m := VERDICT_HEADING.match(section.title):
+                v = heading_verdict(tokens, i, section, heads, m["words"], body_line, rel_path, report)
+                if v:
+                    verdicts.append(v)
+        elif t.type == "list_item_open":
+            inline = next((x for x in tokens[i:] if x.type == "inline"), None)
+            if inline and (m := VERDICT_ITEM.match(inline.content)):
+                v = item_verdict(tokens, i, inline, m, heads[-1] if heads else None, body_line, rel_path, report)
+                if v:
+                    verdicts.append(v)
+        i += 1
+    return verdicts
+
+
+def block_end(tokens, i):
+    depth = 0
+    for j in range(i, len(tokens)):
+        depth += tokens[j].nesting
+        if depth == 0:
+            return j
+    return len(tokens) - 1
+
+
+def heading_verdict(tokens, i, section, heads, words, body_line, rel_path, report):
+    graded = next((h for h in reversed(heads[:-1]) if h.level < section.level), None)
+    start = next((k for k, t in enumerate(tokens) if t.type == "heading_open" and graded and
+                  body_line + t.map[0] == graded.line), 0)
+    restated = "\n".join(t.content for t in tokens[start:i] if t.type == "inline")
+    claim = m["text"] if (m := RESTATED.search(restated)) else (graded.title if graded else "")
+    markers = find_markers(restated)
+    percent = markers[0].percent if markers else None
+    explanation, j = [], i + 3
+    while j < len(tokens) and tokens[j].type != "heading_open":
+        if tokens[j].type == "inline" and tokens[j].map:
+            explanation.append(tokens[j].content)
+        j += 1
+    return make(section.line, words, claim, percent, graded.title if graded else None, section.anchor,
+                explanation, rel_path, report)
+
+
+def item_verdict(tokens, i, inline, m, section, body_line, rel_path, report):
+    percent, _ = read_value(m["p"])
+    rest = [inline.content[m.end() :]]
+    end = block_end(tokens, i)
+    j = i + 1
+    while j < end:
+        t = tokens[j]
+        if t.type in ("bullet_list_open", "ordered_list_open"):
+            j = block_end(tokens, j)
+        elif t.type == "inline" and t is not inline:
+            rest.append(t.content)
+        j += 1
+    claim = re.sub(r"^[.…\s]+", "", m["claim"])
+    return make(body_line + inline.map[0], m["verdict"], claim, percent, section.title if section else None,
+                section.anchor if section else "", rest, rel_path, report)
+
+
+def make(line, words, claim, percent, section_title, anchor, explanation, rel_path, report):
+    outcome = outcome_of(words)
+    if outcome is None:
+        report.error(rel_path, line, f"cannot read verdict {clean_words(words)!r}: end it with ✅ (happened), "
+                     "❌ (did not) or ⚠️ (still open), or use Correct / Miss / TBD")
+        return None
+    text = "\n\n".join(e.strip() for e in explanation if e.strip())
+    evidence = [(href, title) for href, title in md.links(text) if href.startswith(("http://", "https://"))]
+    return Verdict(line, clean_words(words), outcome, md.plain(claim), percent, section_title, anchor,
+                   md.plain(text), evidence)
+
+
+def similarity(a, b):
+    return difflib.SequenceMatcher(None, words(a), words(b)).ratio()
+
+
+def words(text):
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def match(verdicts, predictions, rel_path, report):
+    """{prediction id: verdict}; verdicts that match none or several are errors, uncovered ones warnings."""
+    matched, taken = {}, {}
+    for v in verdicts:
+        candidates = [p for p in predictions if v.percent is None or p.stated_percent == v.percent]
+        scored = sorted(((score(v, p), p) for p in candidates), key=lambda x: -x[0])
+        if not scored or scored[0][0] < MIN_SIMILARITY:
+            report.error(rel_path, v.line, f"verdict {v.words!r} on {v.claim[:60]!r} ({fmt(v.percent)}) matches "
+                         "no prediction of the graded post: restate the prediction's words and probability")
+            continue
+        if len(scored) > 1 and scored[0][0] - scored[1][0] < MARGIN:
+            ids = ", ".join(p.id for _, p in scored[:3])
+            report.error(rel_path, v.line, f"verdict {v.words!r} on {v.claim[:60]!r} matches more than one "
+                         f"prediction ({ids}): restate the prediction in its own words")
+            continue
+        best = scored[0][1]
+        if best.id in taken:
+            report.error(rel_path, v.line, f"verdict grades {best.id}, already graded at line {taken[best.id]}")
+            continue
+        taken[best.id] = v.line
+        matched[best.id] = v
+    return matched
+
+
+def score(v, p):
+    """Text similarity, lifted when the section headings agree."""
+    s = similarity(v.claim, p.text)
+    if v.section_title and p.section and p.section.title.strip().lower() == v.section_title.strip().lower():
+        s += 0.5
+    return s
+
+
+def fmt(percent):
+    return "no probability" if percent is None else f"{percent}%"

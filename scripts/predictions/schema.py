@@ -1,0 +1,199 @@
+"""The database schema: one place that says what every table holds.
+
+Tables are created from this DDL (sqlite-utils cannot express CHECK constraints) and filled with
+sqlite-utils. Column descriptions for users live in metadata.yml.
+"""
+
+OUTCOMES = ("true", "false", "partial", "void", "ambiguous", "open")
+
+TABLES = """
+CREATE TABLE sources (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    base_url TEXT NOT NULL,
+    content_root TEXT NOT NULL,
+    license TEXT,
+    license_url TEXT,
+    repository TEXT,
+    "commit" TEXT
+);
+CREATE TABLE posts (
+    id TEXT PRIMARY KEY,
+    source_id TEXT NOT NULL REFERENCES sources(id),
+    title TEXT NOT NULL,
+    date TEXT CHECK (date IS NULL OR date(date) = date),
+    year INTEGER,
+    url TEXT NOT NULL,
+    section TEXT,
+    slug TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('forecast', 'review', 'article')),
+    series TEXT,
+    draft INTEGER NOT NULL DEFAULT 0 CHECK (draft IN (0, 1)),
+    resolves_by TEXT,
+    reviews_post_id TEXT REFERENCES posts(id),
+    prediction_count INTEGER NOT NULL DEFAULT 0,
+    path TEXT NOT NULL,
+    checksum TEXT NOT NULL
+);
+CREATE TABLE authors (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    link TEXT,
+    image TEXT
+);
+CREATE TABLE post_authors (
+    post_id TEXT NOT NULL REFERENCES posts(id),
+    author_id TEXT NOT NULL REFERENCES authors(id),
+    position INTEGER NOT NULL,
+    PRIMARY KEY (post_id, author_id)
+);
+CREATE TABLE tags (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL
+);
+CREATE TABLE post_tags (
+    post_id TEXT NOT NULL REFERENCES posts(id),
+    tag_id TEXT NOT NULL REFERENCES tags(id),
+    tag_group TEXT,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (post_id, tag_id)
+);
+CREATE TABLE sections (
+    id TEXT PRIMARY KEY,
+    post_id TEXT NOT NULL REFERENCES posts(id),
+    anchor TEXT NOT NULL,
+    title TEXT NOT NULL,
+    level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 6),
+    parent_id TEXT REFERENCES sections(id),
+    position INTEGER NOT NULL,
+    line INTEGER NOT NULL,
+    url TEXT NOT NULL
+);
+CREATE TABLE predictions (
+    id TEXT PRIMARY KEY,
+    post_id TEXT NOT NULL REFERENCES posts(id),
+    section_id TEXT REFERENCES sections(id),
+    position INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('headline', 'list_item', 'note')),
+    text TEXT NOT NULL,
+    passage_markdown TEXT NOT NULL,
+    commentary_markdown TEXT,
+    probability_text TEXT NOT NULL,
+    stated_percent REAL NOT NULL CHECK (stated_percent BETWEEN 0 AND 100),
+    probability REAL NOT NULL CHECK (probability BETWEEN 0 AND 1),
+    parent_id TEXT REFERENCES predictions(id),
+    depends_on_id TEXT REFERENCES predictions(id),
+    condition_id TEXT REFERENCES predictions(id),
+    resolves_by TEXT NOT NULL CHECK (date(resolves_by) = resolves_by),
+    url TEXT NOT NULL,
+    path TEXT NOT NULL,
+    line INTEGER NOT NULL
+);
+CREATE TABLE "references" (
+    id TEXT PRIMARY KEY,
+    post_id TEXT NOT NULL REFERENCES posts(id),
+    kind TEXT NOT NULL CHECK (kind IN ('footnote', 'inline')),
+    key TEXT,
+    title TEXT,
+    url TEXT,
+    domain TEXT,
+    line INTEGER NOT NULL
+);
+CREATE TABLE prediction_references (
+    prediction_id TEXT NOT NULL REFERENCES predictions(id),
+    reference_id TEXT NOT NULL REFERENCES "references"(id),
+    PRIMARY KEY (prediction_id, reference_id)
+);
+CREATE TABLE resolutions (
+    prediction_id TEXT PRIMARY KEY REFERENCES predictions(id),
+    outcome TEXT NOT NULL CHECK (outcome IN ('true', 'false', 'partial', 'void', 'ambiguous', 'open')),
+    value REAL CHECK (value IS NULL OR value BETWEEN 0 AND 1),
+    resolved_on TEXT CHECK (resolved_on IS NULL OR date(resolved_on) = resolved_on),
+    verdict TEXT,
+    note TEXT,
+    judged_by TEXT,
+    source TEXT NOT NULL CHECK (source IN ('file', 'review', 'condition')),
+    source_path TEXT,
+    source_line INTEGER,
+    review_post_id TEXT REFERENCES posts(id),
+    review_url TEXT,
+    CHECK ((outcome IN ('true', 'false', 'partial')) = (value IS NOT NULL))
+);
+CREATE TABLE evidence (
+    id INTEGER PRIMARY KEY,
+    prediction_id TEXT NOT NULL REFERENCES resolutions(prediction_id),
+    position INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    title TEXT,
+    domain TEXT
+);
+CREATE TABLE build_warnings (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    path TEXT,
+    line INTEGER,
+    message TEXT NOT NULL
+);
+CREATE TABLE build_info (
+    key TEXT PRIMARY KEY,
+    value TEXT
+);
+"""
+
+INDEXES = [
+    ("posts", ["source_id"]),
+    ("posts", ["reviews_post_id"]),
+    ("post_authors", ["author_id"]),
+    ("post_tags", ["tag_id"]),
+    ("sections", ["post_id"]),
+    ("sections", ["parent_id"]),
+    ("predictions", ["post_id"]),
+    ("predictions", ["section_id"]),
+    ("predictions", ["parent_id"]),
+    ("predictions", ["depends_on_id"]),
+    ("predictions", ["condition_id"]),
+    ("predictions", ["stated_percent"]),
+    ("references", ["post_id"]),
+    ("prediction_references", ["reference_id"]),
+    ("resolutions", ["review_post_id"]),
+    ("resolutions", ["outcome"]),
+    ("evidence", ["prediction_id"]),
+]
+
+# `prediction_status` is the one place that turns a resolution into a state and a score value:
+# void, ambiguous and open are never scored; a missing resolution is open.
+VIEWS = {
+    "prediction_status": """
+SELECT
+    p.id AS prediction_id,
+    p.post_id,
+    po.title AS post_title,
+    po.year AS year,
+    p.section_id,
+    s.title AS section_title,
+    p.kind,
+    p.text,
+    p.probability_text,
+    p.stated_percent,
+    p.probability,
+    p.resolves_by,
+    coalesce(r.outcome, 'open') AS outcome,
+    r.value AS outcome_value,
+    CASE
+        WHEN coalesce(r.outcome, 'open') IN ('true', 'false', 'partial') THEN 'resolved'
+        WHEN r.outcome IN ('void', 'ambiguous') THEN r.outcome
+        WHEN p.resolves_by < (SELECT value FROM build_info WHERE key = 'build_date') THEN 'overdue'
+        ELSE 'open'
+    END AS state,
+    CASE WHEN r.outcome IN ('true', 'false', 'partial') THEN 1 ELSE 0 END AS scored,
+    r.verdict,
+    r.source AS resolution_source,
+    r.resolved_on,
+    r.review_url,
+    p.url
+FROM predictions p
+JOIN posts po ON po.id = p.post_id
+LEFT JOIN sections s ON s.id = p.section_id
+LEFT JOIN resolutions r ON r.prediction_id = p.id
+""",
+}
