@@ -103,6 +103,7 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
     from_files, conditions = res.load_dir(resolutions_dir, known, posts, report) if resolutions_dir else ({}, {})
     report.raise_errors()
     merged = res.merge(from_reviews, from_files, conditions, report)
+    warn_ungraded(entries, merged, report)
     return Corpus(sites, entries, merged, conditions, report, skipped, build_date or dt.date.today())
 
 
@@ -125,11 +126,21 @@ def read_review(entry, by_path, report):
     entry.kind, entry.reviews_post_id = "review", target.id
     verdicts = reviews.read_verdicts(tokens, entry.extraction.sections, post.body_line, post.rel_path, report)
     entry.verdicts = reviews.match(verdicts, target.extraction.predictions, post.rel_path, report)
-    graded = set(entry.verdicts)
-    for p in target.extraction.predictions:
-        if p.id not in graded:
-            report.warn("ungraded", target.post.rel_path, p.line,
-                        f"{p.id} ({p.probability_text}) is graded by no verdict in {post.rel_path}")
+
+
+def warn_ungraded(entries, resolutions, report):
+    """A prediction of a graded post that no verdict covers is reported, with what resolves it instead."""
+    by_id = {e.id: e for e in entries}
+    for e in entries:
+        if e.kind != "review":
+            continue
+        target = by_id[e.reviews_post_id]
+        for p in target.extraction.predictions:
+            if p.id not in e.verdicts:
+                r = resolutions.get(p.id)
+                instead = f"; resolved by {r.source_path}:{r.source_line}" if r else "; it stays open"
+                report.warn("ungraded", target.post.rel_path, p.line,
+                            f"{p.id} ({p.probability_text}) is graded by no verdict in {e.post.rel_path}{instead}")
 
 
 def verdict_resolutions(entries, report):

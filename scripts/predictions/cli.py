@@ -1,5 +1,6 @@
 """The `predictions` command."""
 
+import difflib
 import sys
 from pathlib import Path
 
@@ -8,6 +9,9 @@ import click
 from . import build as pipeline
 from . import database
 from .errors import InputError
+from .resolutions import JUDGES
+from .resolve import record
+from .schema import OUTCOMES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,6 +99,45 @@ def lint(content, resolutions, drafts, base_url):
         click.echo(f"{p.id}\t{p.probability_text}\t{p.text[:70]}")
     for line in summary(corpus):
         click.echo(line)
+
+
+@cli.command()
+@click.argument("prediction_id")
+@click.option("--outcome", required=True, type=click.Choice(OUTCOMES),
+              help="Whether the statement as written happened (not whether the forecast was right).")
+@click.option("--value", type=click.FloatRange(0, 1), help="For --outcome partial: how much happened, 0 to 1.")
+@click.option("--note", help="Why: the evidence in a sentence.")
+@click.option("--source", "sources", multiple=True, help="URL of the evidence. Repeatable.")
+@click.option("--on", type=click.DateTime(["%Y-%m-%d"]), help="Date it was resolved (default: today).")
+@click.option("--verdict", help="The verdict as worded by whoever judged it.")
+@click.option("--by", "judged_by", type=click.Choice(JUDGES), default="maintainer", show_default=True)
+@click.option("--condition", help="Id of a prediction this one requires to come true.")
+@content_option
+def resolve(prediction_id, outcome, value, note, sources, on, verdict, judged_by, condition,
+            content, resolutions, drafts, base_url):
+    """Record the resolution of PREDICTION_ID in its post's resolution file (comments and order kept)."""
+    if outcome == "partial" and value is None:
+        raise click.UsageError("--outcome partial needs --value between 0 and 1")
+    corpus = collect(content, resolutions, drafts, base_url)
+    ids = [p.id for p in corpus.predictions]
+    if prediction_id not in ids:
+        near = difflib.get_close_matches(prediction_id, ids, n=3, cutoff=0.5)
+        raise click.BadParameter(f"unknown prediction id {prediction_id!r}" +
+                                 (f"; did you mean {', '.join(near)}?" if near else ""), param_hint="PREDICTION_ID")
+    path = Path(resolutions) / f"{prediction_id.split('/')[0]}.yml"
+    before = path.read_bytes() if path.exists() else None
+    record(resolutions, prediction_id, outcome, value=value, note=note, sources=sources,
+           on=on.date() if on else None, verdict=verdict, judged_by=judged_by, condition=condition)
+    try:
+        pipeline.collect([Path(c) for c in content] or [pipeline.default_content()], resolutions,
+                         drafts=drafts, base_url=base_url)
+    except InputError as e:
+        path.write_bytes(before) if before is not None else path.unlink()
+        for problem in e.problems:
+            click.echo(f"error: {problem}", err=True)
+        click.echo(f"{path} left as it was.", err=True)
+        sys.exit(1)
+    click.echo(f"recorded {prediction_id}: {outcome} in {path}")
 
 
 def main():
