@@ -14,7 +14,7 @@ from . import resolutions as res
 from . import reviews
 from .errors import Report
 from .extract import extract
-from .posts import as_date, discover, read_post
+from .posts import as_date, discover, display, read_post
 from .site import load_site
 
 YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
@@ -82,7 +82,7 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
             continue
         if post.meta.get("draft") is True and not drafts:
             skipped += 1
-            report.warn("draft", rel, None, "draft skipped (build with --drafts to include it)")
+            report.warn("draft", display(path), None, "draft skipped (build with --drafts to include it)")
             continue
         entries.append(Entry(site, post, post.slug))
     check_unique_posts(entries, report)
@@ -110,7 +110,7 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
 def read_predictions(entry, report):
     post = entry.post
     bare = bool(post.meta.get("forecasts")) or "Probability" in post.body
-    entry.extraction, _ = extract(entry.id, post.rel_path, post.body, post.body_line, report, bare=bare)
+    entry.extraction, _ = extract(entry.id, post.shown, post.body, post.body_line, report, bare=bare)
     if entry.extraction.predictions:
         entry.kind = "forecast"
 
@@ -122,10 +122,10 @@ def read_review(entry, by_path, report):
     target = next((t for t in targets if t and t.kind == "forecast"), None)
     if target is None:
         return read_predictions(entry, report)
-    entry.extraction, tokens = extract(entry.id, post.rel_path, post.body, post.body_line, report, scan=False)
+    entry.extraction, tokens = extract(entry.id, post.shown, post.body, post.body_line, report, scan=False)
     entry.kind, entry.reviews_post_id = "review", target.id
-    verdicts = reviews.read_verdicts(tokens, entry.extraction.sections, post.body_line, post.rel_path, report)
-    entry.verdicts = reviews.match(verdicts, target.extraction.predictions, post.rel_path, report)
+    verdicts = reviews.read_verdicts(tokens, entry.extraction.sections, post.body_line, post.shown, report)
+    entry.verdicts = reviews.match(verdicts, target.extraction.predictions, post.shown, report)
 
 
 def warn_ungraded(entries, resolutions, report):
@@ -139,8 +139,8 @@ def warn_ungraded(entries, resolutions, report):
             if p.id not in e.verdicts:
                 r = resolutions.get(p.id)
                 instead = f"; resolved by {r.source_path}:{r.source_line}" if r else "; it stays open"
-                report.warn("ungraded", target.post.rel_path, p.line,
-                            f"{p.id} ({p.probability_text}) is graded by no verdict in {e.post.rel_path}{instead}")
+                report.warn("ungraded", target.post.shown, p.line,
+                            f"{p.id} ({p.probability_text}) is graded by no verdict in {e.post.shown}{instead}")
 
 
 def verdict_resolutions(entries, report):
@@ -161,9 +161,9 @@ def check_unique_posts(entries, report):
     seen = {}
     for e in entries:
         if e.id in seen:
-            report.error(e.post.rel_path, None, f"two posts have the slug {e.id!r} (also {seen[e.id]}): "
+            report.error(e.post.shown, None, f"two posts have the slug {e.id!r} (also {seen[e.id]}): "
                          "their prediction ids would collide; set a distinct `slug:` in one's front matter")
-        seen.setdefault(e.id, e.post.rel_path)
+        seen.setdefault(e.id, e.post.shown)
 
 
 def check_unique_predictions(entries, report):
@@ -171,9 +171,9 @@ def check_unique_predictions(entries, report):
     for e in entries:
         for p in e.extraction.predictions if e.extraction else ():
             if p.id in seen:
-                report.error(e.post.rel_path, p.line, f"two predictions have the id {p.id!r} (also {seen[p.id]}): "
+                report.error(e.post.shown, p.line, f"two predictions have the id {p.id!r} (also {seen[p.id]}): "
                              "give one of their sections a distinct heading")
-            seen.setdefault(p.id, f"{e.post.rel_path}:{p.line}")
+            seen.setdefault(p.id, f"{e.post.shown}:{p.line}")
 
 
 def rows(corpus):

@@ -81,7 +81,7 @@ def build(content, resolutions, drafts, base_url, db_path, quiet):
     corpus = collect(content, resolutions, drafts, base_url, quiet)
     database.write(db_path, pipeline.rows(corpus))
     if not quiet:
-        for kind, problem in corpus.report.warnings:
+        for _kind, problem in corpus.report.warnings:
             click.echo(f"warning: {problem}", err=True)
     click.echo(f"wrote {db_path}")
     for line in summary(corpus):
@@ -93,7 +93,7 @@ def build(content, resolutions, drafts, base_url, db_path, quiet):
 def lint(content, resolutions, drafts, base_url):
     """Run every check of `build` without writing anything; list the prediction ids."""
     corpus = collect(content, resolutions, drafts, base_url)
-    for kind, problem in corpus.report.warnings:
+    for _kind, problem in corpus.report.warnings:
         click.echo(f"warning: {problem}", err=True)
     for p in corpus.predictions:
         click.echo(f"{p.id}\t{p.probability_text}\t{p.text[:70]}")

@@ -8,14 +8,13 @@ Jekyll: ``_posts/YYYY-MM-DD-slug.md``, public at ``<base>/YYYY/MM/DD/slug.html``
 
 import datetime as dt
 import hashlib
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-
-from .errors import Problem
 
 JEKYLL_POST = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})-(?P<slug>.+)$")
 TAG_GROUP = re.compile(r"^\s+#\s*(?P<group>.+?)\s*$")
@@ -27,7 +26,8 @@ MAX_BYTES = 5 * 1024 * 1024
 @dataclass
 class Post:
     path: Path  # the file
-    rel_path: str  # relative to the content root, with forward slashes
+    rel_path: str  # relative to the content root, with forward slashes (stored in the database)
+    shown: str  # the path as messages show it: relative to the working directory when possible
     slug: str
     section: str | None
     url_path: str
@@ -111,30 +111,37 @@ def as_date(value):
     return None
 
 
+def display(path):
+    """A path for messages: relative to the working directory unless that climbs too far."""
+    rel = os.path.relpath(path)
+    return rel if rel.count("..") <= 3 else str(path)
+
+
 def read_post(path, rel_path, report):
     """Read one file into a Post, or report why it cannot be read and return None."""
+    shown = display(path)
     data = path.read_bytes()
     if len(data) > MAX_BYTES:
-        report.error(rel_path, None, f"file is {len(data):,} bytes, over the {MAX_BYTES:,}-byte limit for a post: split it")
+        report.error(shown, None, f"file is {len(data):,} bytes, over the {MAX_BYTES:,}-byte limit for a post: split it")
         return None
     if b"\0" in data:
-        report.error(rel_path, None, "file is binary, not Markdown: remove it or rename it so it does not end in .md")
+        report.error(shown, None, "file is binary, not Markdown: remove it or rename it so it does not end in .md")
         return None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        report.error(rel_path, line, f"file is not UTF-8 (byte {e.start}): save it as UTF-8")
+        report.error(shown, line, f"file is not UTF-8 (byte {e.start}): save it as UTF-8")
         return None
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     slug, section, url_path = locate(rel_path)
-    post = Post(path, rel_path, slug, section, url_path, checksum=hashlib.sha256(data).hexdigest())
+    post = Post(path, rel_path, shown, slug, section, url_path, checksum=hashlib.sha256(data).hexdigest())
     fmt, front, post.body, post.body_line = split_front_matter(text)
     if front is None:
-        report.error(rel_path, 1, f"front matter opened with {fmt} is never closed: add a closing {fmt} line")
+        report.error(shown, 1, f"front matter opened with {fmt} is never closed: add a closing {fmt} line")
         return None
     if fmt:
-        meta = parse_front_matter(fmt, front, rel_path, report)
+        meta = parse_front_matter(fmt, front, shown, report)
         if meta is None:
             return None
         post.meta, post.meta_lines = meta, key_lines(front)
@@ -173,17 +180,13 @@ def finish(post, report):
     if "date" in meta:
         post.date = as_date(meta["date"])
         if post.date is None:
-            report.error(post.rel_path, post.meta_lines.get("date"),
+            report.error(post.shown, post.meta_lines.get("date"),
                          f"date {meta['date']!r} is not a date: write it as YYYY-MM-DD")
             return None
     elif m := JEKYLL_POST.match(post.path.stem):
         post.date = as_date(m["date"])
     if "resolves_by" in meta and as_date(meta["resolves_by"]) is None:
-        report.error(post.rel_path, post.meta_lines.get("resolves_by"),
+        report.error(post.shown, post.meta_lines.get("resolves_by"),
                      f"resolves_by {meta['resolves_by']!r} is not a date: write it as YYYY-MM-DD")
         return None
     return post
-
-
-def problem(post, line, message):
-    return Problem(post.rel_path, line, message)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from .posts import display
 from .schema import OUTCOMES
 
 VALUES = {"true": 1.0, "false": 0.0}
@@ -67,17 +68,17 @@ class FileReader:
 
     def __init__(self, path, known, report):
         self.path, self.known, self.report = path, known, report
-        self.rel = str(path)
+        self.rel = f"{path.parent.name}/{path.name}"  # as stored; messages show the path as given
 
     def error(self, node, message):
-        self.report.error(self.rel, node.start_mark.line + 1 if node is not None else None, message)
+        self.report.error(display(self.path), node.start_mark.line + 1 if node is not None else None, message)
 
     def read(self):
         try:
             root = yaml.compose(self.path.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader)
         except (yaml.YAMLError, UnicodeDecodeError) as e:
             mark = getattr(e, "problem_mark", None)
-            self.report.error(self.rel, mark.line + 1 if mark else None,
+            self.report.error(display(self.path), mark.line + 1 if mark else None,
                               f"not a valid YAML resolution file ({getattr(e, 'problem', e)}): fix the syntax")
             return {}, {}
         if root is None:
@@ -206,7 +207,7 @@ def load_dir(folder, known, posts, report):
         return resolutions, conditions
     for path in sorted(folder.glob("*.y*ml")):
         if path.stem not in posts:
-            report.warn("resolution-file-skipped", str(path), None,
+            report.warn("resolution-file-skipped", display(path), None,
                         f"no post {path.stem!r} in this build: resolution file skipped")
             continue
         found, conds = FileReader(path, known, report).read()

@@ -52,7 +52,7 @@ def load_config(path):
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as e:
         line = getattr(getattr(e, "problem_mark", None), "line", None)
-        raise InputError([Problem(str(path), None if line is None else line + 1, f"cannot read site config: {e}")])
+        raise InputError([Problem(str(path), None if line is None else line + 1, f"cannot read site config: {e}")]) from None
     return data if isinstance(data, dict) else {}
 
 
