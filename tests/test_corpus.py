@@ -160,6 +160,12 @@ def test_review_verdict_details(db):
     assert ("https://www.inceptionlabs.ai/blog/mercury-refreshed",) in evidence
 
 
+def test_open_past_its_date_is_overdue(db):
+    # The ads prediction is TBD in the review and resolves by 2025-12-31, before any build date from now on.
+    assert db.execute("select state, scored from prediction_status "
+                      "where prediction_id = 'predictions-2025/lighting-round/5'").fetchone() == ("overdue", 0)
+
+
 def test_2026_all_open_with_condition(db):
     states = db.execute(
         "select distinct outcome from prediction_status where post_id = 'predictions-2026'").fetchall()
