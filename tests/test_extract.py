@@ -4,8 +4,8 @@ import sqlite3
 from decimal import Decimal
 
 import pytest
-from conftest import build_db, run_cli, write_site
 
+from conftest import build_db, run_cli, write_site
 from predictions.errors import Report
 from predictions.extract import extract
 from predictions.markers import find_markers
@@ -63,7 +63,8 @@ def test_list_items_nested_and_two_markers():
 
 
 def test_marker_in_admonition_is_a_note():
-    body = "## Arch\n\nMain claim.\n\n_Probability: 75%_\n\n> [!NOTE]\n> Bonus:\\\n> Old things return\\\n> _Probability: 60%_\n"
+    body = ("## Arch\n\nMain claim.\n\n_Probability: 75%_\n\n"
+            "> [!NOTE]\n> Bonus:\\\n> Old things return\\\n> _Probability: 60%_\n")
     main, note = predictions(body)
     assert (note.kind, note.text, str(note.stated_percent), note.line) == ("note", "Bonus: Old things return", "60", 10)
 

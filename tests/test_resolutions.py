@@ -3,6 +3,7 @@
 import sqlite3
 
 import pytest
+
 from conftest import build_db, run_cli, write_site
 
 FORECAST = """---
