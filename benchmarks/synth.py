@@ -112,14 +112,20 @@ def front_matter(title, date, authors, tags, series=(), draft=False):
 class Synth:
     def __init__(self, seed):
         self.r = random.Random(seed)
+        self.used = set()
 
     def pct(self):
         p = self.r.choice(PCTS)
         return p, ("50/50" if p == 50 and self.r.random() < 0.4 else f"{p}%")
 
     def claim(self, year):
+        """A claim not yet used in the current post: real authors don't predict the same thing twice."""
         r = self.r
-        return f"{r.choice(SUBJECTS)} will {r.choice(VERBS)} {r.choice(WHEN).format(y=year)}"
+        while True:
+            claim = f"{r.choice(SUBJECTS)} will {r.choice(VERBS)} {r.choice(WHEN).format(y=year)}"
+            if claim not in self.used:
+                self.used.add(claim)
+                return claim
 
     def fact(self):
         return self.r.choice(FACTS).format(n=self.r.randint(2, 98), k=self.r.randint(50, 900))
@@ -156,6 +162,7 @@ class Synth:
     def forecast(self, slug, year, authors, tags):
         """One forecast post; returns (markdown, predictions) with claims kept for the review."""
         r, doc, preds, notes = self.r, Post(), [], {}
+        self.used = set()
         by = ", ".join(f"Author {a}" for a in authors)
         doc.add(front_matter(f"Predictions {year} ({by})", f"{year}-01-0{r.randint(1, 7)}", authors, tags),
                 "<!-- markdownlint-disable-file MD036 -->",

@@ -162,8 +162,17 @@ def make(line, words, claim, percent, section_title, anchor, explanation, rel_pa
                    md.plain(text), evidence)
 
 
-def similarity(a, b):
-    return difflib.SequenceMatcher(None, words(a), words(b)).ratio()
+def ratio(a, b):
+    return difflib.SequenceMatcher(None, words(a), words(b), autojunk=False).ratio()
+
+
+def similarity(claim, text):
+    """How well a restated claim matches a prediction's text, 0..1: their word-sequence ratio, or how much of
+    the claim appears in order in the text (a short restatement of a long passage), slightly discounted."""
+    a, b = words(claim), words(text)
+    m = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    contained = sum(block.size for block in m.get_matching_blocks()) / len(a) if a else 0.0
+    return max(m.ratio(), 0.9 * contained)
 
 
 def words(text):
@@ -173,9 +182,10 @@ def words(text):
 def match(verdicts, predictions, rel_path, report):
     """{prediction id: verdict}; verdicts that match none or several are errors, uncovered ones warnings."""
     matched, taken = {}, {}
+    by_id = {p.id: p for p in predictions}
     for v in verdicts:
         candidates = [p for p in predictions if v.percent is None or p.stated_percent == v.percent]
-        scored = sorted(((score(v, p), p) for p in candidates), key=lambda x: -x[0])
+        scored = sorted(((score(v, p, by_id), p) for p in candidates), key=lambda x: -x[0])
         if not scored or scored[0][0] < MIN_SIMILARITY:
             report.error(rel_path, v.line, f"verdict {v.words!r} on {v.claim[:60]!r} ({fmt(v.percent)}) matches "
                          "no prediction of the graded post: restate the prediction's words and probability")
@@ -194,9 +204,17 @@ def match(verdicts, predictions, rel_path, report):
     return matched
 
 
-def score(v, p):
-    """Text similarity, lifted when the section headings agree."""
-    s = similarity(v.claim, p.text)
+def score(v, p, by_id):
+    """Text similarity, lifted when the section headings agree.
+
+    A review often restates a two-marker list item whole ("A (100%), but B (70%)" becomes "A but B (70%)"),
+    so a prediction is also compared with the text of the predictions it depends on, prepended.
+    """
+    chain, q = [p.text], p
+    while q.depends_on_id and q.depends_on_id in by_id:
+        q = by_id[q.depends_on_id]
+        chain.insert(0, q.text)
+    s = max(similarity(v.claim, p.text), ratio(v.claim, " ".join(chain)) if len(chain) > 1 else 0)
     if v.section_title and p.section and p.section.title.strip().lower() == v.section_title.strip().lower():
         s += 0.5
     return s

@@ -1,0 +1,313 @@
+"""Bulk exports of data.db for use without our server, written to build/:
+
+- ``<name>.csv`` for every table and public view: UTF-8, a header row, ISO dates, NULL as an empty field,
+  rows ordered by primary key (views: by every column), "\\n" line ends;
+- ``<name>.jsonl``: the same rows as JSON Lines (one object per row, NULL as null, numbers as numbers);
+- ``datapackage.json``: a Frictionless Tabular Data Package (v1) describing the CSV files: field types from
+  the SQLite types, descriptions from metadata.yml (the file Datasette shows, so the two cannot drift),
+  primary and foreign keys read from the database, license, sources, contributors, citation, a version
+  (package version + content hash) and ``created`` (the build date stored in the database, never now);
+- ``README.md`` and ``LICENSE.md`` (CC BY-NC 4.0 with attribution: the license travels with the files),
+  and ``SHA256SUMS``.
+
+Exported: every table but the full-text index (``*_fts*``), SQLite's own tables and ``build_info`` (its one
+row, the build date, is the package's ``created``); ``build_warnings`` is exported (what the build skipped).
+The same database gives byte-identical files.
+"""
+
+import csv
+import hashlib
+import io
+import json
+import re
+from importlib.metadata import version as package_version
+from pathlib import Path
+
+import click
+import sqlite_utils
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+METADATA = ROOT / "metadata.yml"
+LEGAL_CODE = ROOT / "site" / "LICENSE"  # the full text of CC BY-NC 4.0
+INTERNAL = {"build_info"}
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+MAINTAINERS = "the maintainers of the predictions project"
+# Views declare no keys in SQLite: state them here (frictionless validation checks them against the rows).
+VIEW_KEYS = {
+    "prediction_status": (["prediction_id"], {"prediction_id": "predictions", "post_id": "posts", "section_id": "sections"}),
+}
+LICENSE_TITLES = {"CC BY-NC 4.0": "Creative Commons Attribution-NonCommercial 4.0 International"}
+
+
+def load_metadata(path=METADATA):
+    path = Path(path)
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+
+
+def exported(db):
+    """Tables then views to export, in the database's own order."""
+    tables = db.table_names()
+    fts = [t for t in tables if "VIRTUAL TABLE" in (db[t].schema or "").upper()]
+    hidden = {t for t in tables for f in fts if t == f or t.startswith(f + "_")}
+    keep = [t for t in tables if t not in hidden and t not in INTERNAL and not t.startswith("sqlite_")]
+    return keep + db.view_names()
+
+
+def primary_key(db, name):
+    if name in VIEW_KEYS:
+        return VIEW_KEYS[name][0]
+    return None if name in db.view_names() else db[name].pks
+
+
+def foreign_keys(db, name):
+    if name in db.view_names():
+        return [{"fields": [c], "reference": {"resource": t, "fields": primary_key(db, t)}}
+                for c, t in VIEW_KEYS.get(name, ([], {}))[1].items()]
+    fks = sorted(db[name].foreign_keys, key=lambda fk: fk.columns)
+    return [{"fields": list(fk.columns),
+             "reference": {"resource": "" if fk.other_table == name else fk.other_table, "fields": list(fk.other_columns)}}
+            for fk in fks]
+
+
+def read(db, name):
+    """(columns, rows) in a stable order: by primary key, or by every column for a view without one."""
+    columns = [c.name for c in db[name].columns]
+    order = primary_key(db, name) or columns
+    cur = db.execute(f"SELECT * FROM [{name}] ORDER BY " + ", ".join(f"[{c}]" for c in order))
+    return columns, [tuple(r) for r in cur.fetchall()]
+
+
+def field_type(declared, values):
+    """Frictionless type from the column's declared SQLite type, or from its values where none is declared."""
+    declared = declared.upper()
+    present = [v for v in values if v is not None]
+    if "INT" in declared:
+        return "integer"
+    if any(k in declared for k in ("REAL", "FLOA", "DOUB", "NUM")):
+        return "number"
+    if not declared and present and all(isinstance(v, int) for v in present):
+        return "integer"
+    if not declared and present and all(isinstance(v, int | float) for v in present):
+        return "number"
+    if present and all(isinstance(v, str) and ISO_DATE.fullmatch(v) for v in present):
+        return "date"
+    return "string"
+
+
+def schema(db, name, columns, rows, described):
+    notnull = {c.name for c in db[name].columns if c.notnull}
+    declared = {r[1]: r[2] for r in db.execute(f"PRAGMA table_info([{name}])")}
+    fields = []
+    for i, col in enumerate(columns):
+        f = {"name": col, "type": field_type(declared.get(col) or "", [r[i] for r in rows])}
+        if described.get(col):
+            f["description"] = described[col]
+        if col in notnull:
+            f["constraints"] = {"required": True}
+        fields.append(f)
+    s = {"fields": fields, "missingValues": [""]}
+    if pk := primary_key(db, name):
+        s["primaryKey"] = pk
+    if fks := foreign_keys(db, name):
+        s["foreignKeys"] = fks
+    return s
+
+
+def to_csv(columns, rows):
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    w.writerows(rows)  # None is written as an empty field, floats in their shortest exact form
+    return buf.getvalue().encode("utf-8")
+
+
+def to_jsonl(columns, rows):
+    return "".join(json.dumps(dict(zip(columns, r, strict=True)), ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def facts(db):
+    """What the package says about where the data comes from, read from the database."""
+    sources = list(db.query("SELECT * FROM sources ORDER BY id"))
+    authors = [r["name"] for r in db.query(
+        "SELECT DISTINCT a.name FROM authors a JOIN post_authors pa ON pa.author_id = a.id "
+        "JOIN posts p ON p.id = pa.post_id WHERE p.kind = 'forecast' ORDER BY a.name")]
+    if not authors:
+        authors = [r["name"] for r in db.query("SELECT name FROM authors ORDER BY name")]
+    row = db.execute("SELECT value FROM build_info WHERE key = 'build_date'").fetchone()
+    return sources, authors, row[0] if row else None
+
+
+def licenses(sources, meta):
+    found = {(s["license"], s["license_url"]) for s in sources if s["license"]}
+    if not found and meta.get("license"):
+        found = {(meta["license"], meta.get("license_url"))}
+    return [{"name": re.sub(r"\s+", "-", name), "title": LICENSE_TITLES.get(name, name), **({"path": url} if url else {})}
+            for name, url in sorted(found, key=lambda x: (x[0], x[1] or ""))]
+
+
+def package(db, meta, data):
+    """The datapackage.json dict; `data` maps each exported name to (columns, rows, CSV bytes)."""
+    sources, authors, build_date = facts(db)
+    tables = ((meta.get("databases") or {}).get("data") or {}).get("tables") or {}
+    content = sha256("".join(f"{sha256(d[2])}  {n}.csv\n" for n, d in data.items()).encode())
+    title = meta.get("title") or "Predictions"
+    version = f"{package_version('predictions')}+{content[:12]}"
+    homepage = meta.get("about_url") or (sources[0]["base_url"] if sources else None)
+    lic = licenses(sources, meta)
+    pkg = {
+        "profile": "tabular-data-package",
+        "name": re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-"),
+        "title": title,
+        "description": meta.get("description") or "",
+        "version": version,
+        "created": f"{build_date}T00:00:00Z" if build_date else None,
+        "homepage": homepage,
+        "licenses": lic,
+        "sources": source_list(sources),
+        "contributors": [{"title": a, "role": "author"} for a in authors] + [{"title": MAINTAINERS, "role": "maintainer"}],
+        "keywords": ["forecasts", "predictions", "calibration", "Brier score"],
+        "citation": citation(title, authors, version, homepage, lic, build_date),
+        "resources": [],
+    }
+    pkg = {k: v for k, v in pkg.items() if v not in (None, "", [])} | {"resources": []}
+    for name, (columns, rows, csv_bytes) in data.items():
+        info = tables.get(name) or {}
+        r = {"name": name, "path": f"{name}.csv", "profile": "tabular-data-resource", "format": "csv",
+             "mediatype": "text/csv", "encoding": "utf-8", "bytes": len(csv_bytes), "hash": f"sha256:{sha256(csv_bytes)}"}
+        if info.get("title"):
+            r["title"] = info["title"]
+        if info.get("description"):
+            r["description"] = info["description"]
+        r["schema"] = schema(db, name, columns, rows, info.get("columns") or {})
+        pkg["resources"].append(r)
+    return pkg
+
+
+def source_list(sources):
+    out = []
+    for s in sources:
+        out.append({"title": s["title"], "path": s["base_url"]})
+        if s["repository"]:
+            at = f" at commit {s['commit']}" if s["commit"] else ""
+            path = f"{s['repository'].rstrip('/')}/tree/{s['commit']}" if s["commit"] else s["repository"]
+            out.append({"title": f"{s['title']}: source repository{at}", "path": path})
+    return out
+
+
+def citation(title, authors, version, url, lic, build_date):
+    year = f" ({build_date[:4]})" if build_date else ""
+    who = ", ".join(authors) or "unknown author"
+    names = "; ".join(x["name"] for x in lic)
+    return (f"{who} (forecasts); {MAINTAINERS} (dataset){year}. {title}, version {version}. "
+            f"{url or ''}. License: {names or 'see LICENSE.md'}.").replace(" . ", " ")
+
+
+def readme(pkg, names):
+    src = "\n".join(f"- {s['title']}: <{s['path']}>" for s in pkg.get("sources", []))
+    lic = "\n".join(f"- {x['title']} ({x['name']}): <{x.get('path', '')}>" for x in pkg.get("licenses", []))
+    authors = ", ".join(c["title"] for c in pkg["contributors"] if c["role"] == "author")
+    files = "\n".join(f"- `{n}.csv`, `{n}.jsonl`" + (f": {d}" if (d := r.get('description')) else "")
+                      for n, r in zip(names, pkg["resources"], strict=True))
+    return f"""# {pkg['title']}: bulk exports
+
+{pkg.get('description', '')}
+
+Forecasts by **{authors}**, extracted from the blog with its verdicts and resolutions, by {MAINTAINERS}.
+
+## License and attribution
+
+The data is licensed under:
+
+{lic}
+
+Attribution: credit {authors} as the author of the forecasts and link to the sources below. Non-commercial use
+only. The full license text is in `LICENSE.md`.
+
+Sources:
+
+{src}
+
+## Files
+
+`datapackage.json` describes every CSV file (Frictionless Tabular Data Package: field types and descriptions,
+primary and foreign keys, license, sources, version and creation date, and a citation). Each CSV has a
+`.jsonl` twin with the same rows in the same order (NULL as `null`). `SHA256SUMS` checks the downloads
+(`sha256sum -c SHA256SUMS`).
+
+{files}
+
+CSV: UTF-8, a header row, dates as `YYYY-MM-DD`, an empty field is NULL, rows ordered by primary key.
+
+## How to cite
+
+Use the `citation` in `datapackage.json` (it carries the version, a content hash), for example:
+
+> {authors} (forecasts); {MAINTAINERS} (dataset). {pkg['title']}, version VERSION. {pkg.get('homepage', '')}.
+> License: {'; '.join(x['name'] for x in pkg.get('licenses', []))}.
+"""
+
+
+def license_md(pkg):
+    authors = ", ".join(c["title"] for c in pkg["contributors"] if c["role"] == "author")
+    lic = pkg.get("licenses") or []
+    head = "\n".join(f"- {x['title']} ({x['name']}): <{x.get('path', '')}>" for x in lic) or "- no license is declared"
+    src = "\n".join(f"- {s['title']}: <{s['path']}>" for s in pkg.get("sources", []))
+    text = f"""# License
+
+The data in this folder (every CSV, JSON Lines and JSON file) is derived from the blog below and carries its
+license:
+
+{head}
+
+Attribution: the forecasts are by **{authors}**; the dataset is prepared by {MAINTAINERS}.
+
+{src}
+
+Non-commercial use only. Give credit, link to the license and indicate if changes were made.
+"""
+    if any(x["name"] == "CC-BY-NC-4.0" for x in lic) and LEGAL_CODE.exists():
+        text += "\n## Legal code\n\n```text\n" + LEGAL_CODE.read_text(encoding="utf-8").strip() + "\n```\n"
+    return text
+
+
+def export_all(db_path, out, metadata=METADATA):
+    """Write every export file into `out`; returns {file name: bytes written}."""
+    db = sqlite_utils.Database(Path(db_path))
+    names = exported(db)
+    data, outputs = {}, {}
+    for name in names:
+        columns, rows = read(db, name)
+        data[name] = (columns, rows, to_csv(columns, rows))
+        outputs[f"{name}.csv"] = data[name][2]
+        outputs[f"{name}.jsonl"] = to_jsonl(columns, rows)
+    pkg = package(db, load_metadata(metadata), data)
+    db.close()
+    outputs["datapackage.json"] = (json.dumps(pkg, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    outputs["README.md"] = readme(pkg, names).encode("utf-8")
+    outputs["LICENSE.md"] = license_md(pkg).encode("utf-8")
+    outputs["SHA256SUMS"] = "".join(f"{sha256(d)}  {n}\n" for n, d in sorted(outputs.items())).encode()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for n, data in outputs.items():
+        path = out / n
+        if not path.exists() or path.read_bytes() != data:
+            path.write_bytes(data)
+    return outputs
+
+
+@click.command()
+@click.option("--db", "db_path", default=str(ROOT / "data.db"), show_default=True,
+              type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", default=str(ROOT / "build"), show_default=True, type=click.Path(file_okay=False))
+@click.option("--metadata", default=str(METADATA), show_default=True, type=click.Path(dir_okay=False),
+              help="Datasette metadata.yml: titles and descriptions of tables and columns.")
+def export(db_path, out, metadata):
+    """Write CSV, JSON Lines, datapackage.json and the license for every table and public view into OUT."""
+    outputs = export_all(db_path, out, metadata)
+    tables = sum(1 for n in outputs if n.endswith(".csv"))
+    click.echo(f"wrote {len(outputs)} files ({tables} tables and views as CSV and JSON Lines) to {out}")
