@@ -117,12 +117,14 @@ def read_predictions(entry, report):
 
 def read_review(entry, by_path, report):
     """A post with verdicts grades the first forecast post it links; without one it is an article."""
-    post = entry.post
-    targets = [by_path.get((entry.site.id, p)) for p in reviews.linked_paths(post.body, entry.site.base_url)]
+    post, own = entry.post, Report()
+    entry.extraction, tokens = extract(entry.id, post.shown, post.body, post.body_line, own, scan=False)
+    hrefs = [r.url for r in entry.extraction.references if r.kind == "inline"]
+    targets = [by_path.get((entry.site.id, p)) for p in reviews.linked_paths(post.body, entry.site.base_url, hrefs)]
     target = next((t for t in targets if t and t.kind == "forecast"), None)
     if target is None:
         return read_predictions(entry, report)
-    entry.extraction, tokens = extract(entry.id, post.shown, post.body, post.body_line, report, scan=False)
+    report.errors += own.errors
     entry.kind, entry.reviews_post_id = "review", target.id
     verdicts = reviews.read_verdicts(tokens, entry.extraction.sections, post.body_line, post.shown, report)
     entry.verdicts = reviews.match(verdicts, target.extraction.predictions, post.shown, report)

@@ -188,7 +188,7 @@ class Extractor:
 
     def predict(self, passage, marker, line, kind, parent_id, depends_on_id):
         markdown = "\n\n".join(p for p in (TRAILING_JUNK.sub("", LEADING_JUNK.sub("", s)) for s in passage) if p)
-        text = md.plain(markdown)
+        text, links = md.digest(markdown)
         if not text and self.after_heading and self.section and kind == "headline":
             text = markdown = self.section.title
         self.after_heading = False
@@ -203,7 +203,7 @@ class Extractor:
             id=f"{self.post_id}/{anchor}/{n}", section=self.section, position=len(self.out.predictions) + 1,
             kind=kind, text=text, passage_markdown=markdown, probability_text=marker.text,
             stated_percent=marker.percent, line=line, parent_id=parent_id, depends_on_id=depends_on_id,
-            citations=self.citations(markdown),
+            citations=self.citations(markdown, links),
         )
         self.out.predictions.append(pred)
         return pred
@@ -232,8 +232,10 @@ class Extractor:
 
     # -- references -------------------------------------------------------------------------------
 
-    def citations(self, markdown):
-        return [("fn", k) for k in md.FOOTNOTE_CITE.findall(markdown)] + [("url", h) for h, _ in md.links(markdown)]
+    def citations(self, markdown, links=None):
+        """Footnote keys and link URLs cited in a passage (links: already parsed, if at hand)."""
+        links = md.digest(markdown)[1] if links is None else links
+        return [("fn", k) for k in md.FOOTNOTE_CITE.findall(markdown)] + [("url", h) for h, _ in links]
 
     def footnotes(self, start):
         defined = {}
@@ -244,9 +246,8 @@ class Extractor:
                 label = t.meta["label"]
                 inline = next((x for x in tokens[i:] if x.type == "inline"), None)
                 self.footnote_inlines.add(id(inline))
-                content = inline.content if inline else ""
-                found = md.links(content)
-                url, title = found[0] if found else (None, md.plain(content))
+                found = md.child_links(inline.children if inline else [])
+                url, title = found[0] if found else (None, md.inline_text(inline.children if inline else []).strip())
                 line = self.body_line + inline.map[0] if inline else self.body_line
                 if label not in defined:
                     defined[label] = Reference(f"{self.post_id}/fn/{label}", "footnote", label, title or None, url, line)
@@ -269,7 +270,7 @@ class Extractor:
                                 f"footnote [^{m[1]}] is cited but never defined: add a line `[^{m[1]}]: [title](url)`")
             if id(t) in self.footnote_inlines:
                 continue
-            for href, title in md.links(t.content):
+            for href, title in md.child_links(t.children):
                 if href and href not in seen:
                     seen[href] = Reference(f"{self.post_id}/link/{len(seen) + 1}", "inline", None,
                                            title or None, href, self.body_line + t.map[0])

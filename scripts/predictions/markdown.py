@@ -37,22 +37,27 @@ def inline_text(children):
     return "".join(out)
 
 
+def digest(markdown):
+    """(plain text, [(href, link text), ...]) of a piece of Markdown of one or more paragraphs, parsed once."""
+    parts, found = [], []
+    for para in re.split(r"\n\s*\n", FOOTNOTE_CITE.sub("", markdown)):
+        tokens = parser().parseInline(para)
+        children = tokens[0].children if tokens else []
+        parts.append(inline_text(children))
+        found += child_links(children)
+    return SPACES.sub(" ", " ".join(parts)).strip(), found
+
+
 def plain(markdown):
     """Plain text of a piece of inline Markdown (one or more paragraphs)."""
-    text = FOOTNOTE_CITE.sub("", markdown)
-    parts = []
-    for para in re.split(r"\n\s*\n", text):
-        tokens = parser().parseInline(para)
-        parts.append(inline_text(tokens[0].children if tokens else []))
-    return SPACES.sub(" ", " ".join(parts)).strip()
+    return digest(markdown)[0]
 
 
-def links(markdown):
-    """(href, text) of the inline links in a piece of Markdown, in order."""
+def child_links(children):
+    """(href, text) of the links among already parsed inline tokens."""
     found = []
-    tokens = parser().parseInline(FOOTNOTE_CITE.sub("", markdown))
-    children = tokens[0].children if tokens else []
-    for i, t in enumerate(children or []):
+    children = children or []
+    for i, t in enumerate(children):
         if t.type == "link_open":
             text = []
             for c in children[i + 1 :]:

@@ -50,10 +50,10 @@ def looks_like_review(body):
     return bool(HINT.search(body))
 
 
-def linked_paths(body, base_url):
+def linked_paths(body, base_url, hrefs):
     """Post URL paths ("blog/slug/") the body links to, in order: Hugo refs first, then plain links."""
     paths = [normalise(m["path"]) for m in REF.finditer(body)]
-    for href, _ in md.links(body):
+    for href in hrefs:
         if href.startswith(base_url):
             paths.append(normalise(href[len(base_url) :]))
         elif href.startswith("/"):
@@ -156,10 +156,9 @@ def make(line, words, claim, percent, section_title, anchor, explanation, rel_pa
         report.error(rel_path, line, f"cannot read verdict {clean_words(words)!r}: end it with ✅ (happened), "
                      "❌ (did not) or ⚠️ (still open), or use Correct / Miss / TBD")
         return None
-    text = "\n\n".join(e.strip() for e in explanation if e.strip())
-    evidence = [(href, title) for href, title in md.links(text) if href.startswith(("http://", "https://"))]
-    return Verdict(line, clean_words(words), outcome, md.plain(claim), percent, section_title, anchor,
-                   md.plain(text), evidence)
+    note, links = md.digest("\n\n".join(e.strip() for e in explanation if e.strip()))
+    evidence = [(href, title) for href, title in links if href.startswith(("http://", "https://"))]
+    return Verdict(line, clean_words(words), outcome, md.plain(claim), percent, section_title, anchor, note, evidence)
 
 
 def ratio(a, b):
