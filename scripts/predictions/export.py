@@ -1,7 +1,7 @@
 """Bulk exports of data.db for use without our server, written to build/:
 
 - ``<name>.csv`` for every table and public view: UTF-8, a header row, ISO dates, NULL as an empty field,
-  rows ordered by primary key (views: by every column), "\\n" line ends;
+  rows ordered by primary key (views: the key in VIEW_KEYS, else every column), "\\n" line ends;
 - ``<name>.jsonl``: the same rows as JSON Lines (one object per row, NULL as null, numbers as numbers);
 - ``datapackage.json``: a Frictionless Tabular Data Package (v1) describing the CSV files: field types from
   the SQLite types, descriptions from metadata.yml (the file Datasette shows, so the two cannot drift),
@@ -12,10 +12,12 @@
 
 Exported: every table but the full-text index (``*_fts*``), SQLite's own tables and ``build_info`` (its one
 row, the build date, is the package's ``created``); ``build_warnings`` is exported (what the build skipped).
-The same database gives byte-identical files.
+The same database gives byte-identical files; files whose content did not change are not rewritten, and the
+CSV and JSON Lines files of a table that is no longer exported are removed.
 """
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import json
@@ -36,7 +38,11 @@ MAINTAINERS = "the maintainers of the predictions project"
 # Views declare no keys in SQLite: state them here (frictionless validation checks them against the rows).
 VIEW_KEYS = {
     "prediction_status": (["prediction_id"], {"prediction_id": "predictions", "post_id": "posts", "section_id": "sections"}),
+    "prediction_overview": (["prediction_id"], {"prediction_id": "predictions", "post_id": "posts"}),
 }
+DESCRIPTION = ("Predictions stated with a probability in blog posts, how each one resolved (with the verdict and its "
+               "evidence), and the posts, sections, tags, authors and references they come from. Every row traces "
+               "back to a post, a line and a verdict.")
 LICENSE_TITLES = {"CC BY-NC 4.0": "Creative Commons Attribution-NonCommercial 4.0 International"}
 
 
@@ -90,9 +96,16 @@ def field_type(declared, values):
         return "integer"
     if not declared and present and all(isinstance(v, int | float) for v in present):
         return "number"
-    if present and all(isinstance(v, str) and ISO_DATE.fullmatch(v) for v in present):
+    if present and all(is_date(v) for v in present):
         return "date"
     return "string"
+
+
+def is_date(value):
+    try:
+        return isinstance(value, str) and bool(ISO_DATE.fullmatch(value)) and bool(dt.date.fromisoformat(value))
+    except ValueError:
+        return False
 
 
 def schema(db, name, columns, rows, described):
@@ -150,20 +163,22 @@ def licenses(sources, meta):
             for name, url in sorted(found, key=lambda x: (x[0], x[1] or ""))]
 
 
-def package(db, meta, data):
-    """The datapackage.json dict; `data` maps each exported name to (columns, rows, CSV bytes)."""
+def package(db, meta, data, url=None):
+    """The datapackage.json dict; `data` maps each exported name to (columns, rows, CSV bytes); `url` is
+    where the dataset is published (default: metadata's about_url when it is absolute)."""
     sources, authors, build_date = facts(db)
     tables = ((meta.get("databases") or {}).get("data") or {}).get("tables") or {}
     content = sha256("".join(f"{sha256(d[2])}  {n}.csv\n" for n, d in data.items()).encode())
     title = meta.get("title") or "Predictions"
     version = f"{package_version('predictions')}+{content[:12]}"
-    homepage = meta.get("about_url") or (sources[0]["base_url"] if sources else None)
+    about = meta.get("about_url") or ""
+    homepage = url or (about if about.startswith(("http://", "https://")) else None)
     lic = licenses(sources, meta)
     pkg = {
         "profile": "tabular-data-package",
         "name": re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-"),
         "title": title,
-        "description": meta.get("description") or "",
+        "description": meta.get("description") or DESCRIPTION,
         "version": version,
         "created": f"{build_date}T00:00:00Z" if build_date else None,
         "homepage": homepage,
@@ -171,7 +186,7 @@ def package(db, meta, data):
         "sources": source_list(sources),
         "contributors": [{"title": a, "role": "author"} for a in authors] + [{"title": MAINTAINERS, "role": "maintainer"}],
         "keywords": ["forecasts", "predictions", "calibration", "Brier score"],
-        "citation": citation(title, authors, version, homepage, lic, build_date),
+        "citation": citation(title, authors, version, homepage, sources, lic, build_date),
         "resources": [],
     }
     pkg = {k: v for k, v in pkg.items() if v not in (None, "", [])} | {"resources": []}
@@ -199,12 +214,14 @@ def source_list(sources):
     return out
 
 
-def citation(title, authors, version, url, lic, build_date):
+def citation(title, authors, version, url, sources, lic, build_date):
     year = f" ({build_date[:4]})" if build_date else ""
     who = ", ".join(authors) or "unknown author"
-    names = "; ".join(x["name"] for x in lic)
-    return (f"{who} (forecasts); {MAINTAINERS} (dataset){year}. {title}, version {version}. "
-            f"{url or ''}. License: {names or 'see LICENSE.md'}.").replace(" . ", " ")
+    where = f" {url}." if url else ""
+    blogs = "; ".join(f"{s['title']}, {s['base_url']}" for s in sources)
+    names = "; ".join(x["name"] for x in lic) or "see LICENSE.md"
+    return (f"{who} (forecasts); {MAINTAINERS} (dataset){year}. {title}, version {version}.{where} "
+            f"Forecasts from {blogs}. License: {names}.")
 
 
 def readme(pkg, names):
@@ -245,10 +262,10 @@ CSV: UTF-8, a header row, dates as `YYYY-MM-DD`, an empty field is NULL, rows or
 
 ## How to cite
 
-Use the `citation` in `datapackage.json` (it carries the version, a content hash), for example:
+> {pkg['citation']}
 
-> {authors} (forecasts); {MAINTAINERS} (dataset). {pkg['title']}, version VERSION. {pkg.get('homepage', '')}.
-> License: {'; '.join(x['name'] for x in pkg.get('licenses', []))}.
+The same text is the `citation` of `datapackage.json`; the version is the software version plus a hash of
+the data, so two releases with the same version hold the same rows.
 """
 
 
@@ -275,7 +292,7 @@ Non-commercial use only. Give credit, link to the license and indicate if change
     return text
 
 
-def export_all(db_path, out, metadata=METADATA):
+def export_all(db_path, out, metadata=METADATA, url=None):
     """Write every export file into `out`; returns {file name: bytes written}."""
     db = sqlite_utils.Database(Path(db_path))
     names = exported(db)
@@ -285,7 +302,7 @@ def export_all(db_path, out, metadata=METADATA):
         data[name] = (columns, rows, to_csv(columns, rows))
         outputs[f"{name}.csv"] = data[name][2]
         outputs[f"{name}.jsonl"] = to_jsonl(columns, rows)
-    pkg = package(db, load_metadata(metadata), data)
+    pkg = package(db, load_metadata(metadata), data, url)
     db.close()
     outputs["datapackage.json"] = (json.dumps(pkg, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     outputs["README.md"] = readme(pkg, names).encode("utf-8")
@@ -297,6 +314,9 @@ def export_all(db_path, out, metadata=METADATA):
         path = out / n
         if not path.exists() or path.read_bytes() != data:
             path.write_bytes(data)
+    for path in [*out.glob("*.csv"), *out.glob("*.jsonl")]:
+        if path.name not in outputs:
+            path.unlink()  # a table or view that is no longer exported
     return outputs
 
 
@@ -306,8 +326,9 @@ def export_all(db_path, out, metadata=METADATA):
 @click.option("--out", default=str(ROOT / "build"), show_default=True, type=click.Path(file_okay=False))
 @click.option("--metadata", default=str(METADATA), show_default=True, type=click.Path(dir_okay=False),
               help="Datasette metadata.yml: titles and descriptions of tables and columns.")
-def export(db_path, out, metadata):
+@click.option("--url", help="Where the dataset is published (the package's homepage and citation URL).")
+def export(db_path, out, metadata, url):
     """Write CSV, JSON Lines, datapackage.json and the license for every table and public view into OUT."""
-    outputs = export_all(db_path, out, metadata)
+    outputs = export_all(db_path, out, metadata, url)
     tables = sum(1 for n in outputs if n.endswith(".csv"))
     click.echo(f"wrote {len(outputs)} files ({tables} tables and views as CSV and JSON Lines) to {out}")

@@ -1,0 +1,127 @@
+"""`predictions publish`: a deployable site folder, rewritten only when its inputs change. Nothing is deployed."""
+
+import hashlib
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+from conftest import ROOT, run_cli
+from predictions import site_settings
+from predictions.publish import PINS, publish_site
+
+
+def publish(db, out, *extra):
+    result = run_cli("publish", "--db", db, "--out", out, *extra)
+    assert result.exit_code == 0, result.output + result.stderr
+    return result.output
+
+
+def sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def snapshot(folder):
+    return {p.relative_to(folder): (p.stat().st_mtime_ns, sha256(p)) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def command(site):
+    """The container's command, as the Dockerfile's exec-form CMD."""
+    return json.loads(re.search(r"^CMD (\[.*\])$", (site / "Dockerfile").read_text(), re.M)[1])
+
+
+@pytest.fixture(scope="module")
+def site(corpus_db, tmp_path_factory):
+    out = tmp_path_factory.mktemp("site")
+    publish(corpus_db, out, "--url", "https://predictions.example.org/")
+    return out
+
+
+def test_site_folder_holds_the_database_its_inspect_file_and_the_metadata(site, corpus_db):
+    assert (site / "data.db").read_bytes() == corpus_db.read_bytes()
+    assert (site / "data.db.sha256").read_text() == f"{sha256(corpus_db)}  data.db\n"
+    inspect = json.loads((site / "inspect-data.json").read_text())["data"]
+    assert inspect["hash"] == sha256(corpus_db) and inspect["file"] == "data.db"
+    db = sqlite3.connect(corpus_db)
+    assert inspect["tables"]["predictions"]["count"] == db.execute("select count(*) from predictions").fetchone()[0]
+    assert (site / "metadata.yml").read_bytes() == site_settings.METADATA.read_bytes()
+    for folder in ("plugins", "templates"):
+        if (ROOT / folder).is_dir():
+            files = {p.relative_to(ROOT / folder) for p in (ROOT / folder).rglob("*")
+                     if p.is_file() and "__pycache__" not in p.parts}
+            assert {p.relative_to(site / folder) for p in (site / folder).rglob("*") if p.is_file()} == files
+    pkg = json.loads((site / "downloads" / "datapackage.json").read_text())
+    assert pkg["homepage"] == "https://predictions.example.org/" and "https://predictions.example.org/" in pkg["citation"]
+    assert (site / "downloads" / "LICENSE.md").is_file() and (site / "downloads" / "predictions.csv").is_file()
+
+
+def test_dockerfile_pins_and_serves_immutable_with_the_site_settings(site):
+    text = (site / "Dockerfile").read_text()
+    assert "pip install --no-cache-dir datasette==0.65.5 datasette-vega==0.6.2" in text
+    assert PINS == ("datasette==0.65.5", "datasette-vega==0.6.2")
+    argv = command(site)
+    pairs = list(zip(argv, argv[1:], strict=False))
+    assert argv[:2] == ["datasette", "serve"] and ("-i", "data.db") in pairs and "data.db" not in argv[2:argv.index("-i")]
+    assert ("--inspect-file", "inspect-data.json") in pairs and ("-m", "metadata.yml") in pairs
+    assert ("--static", "downloads:downloads") in pairs and "--cors" in argv
+    if (ROOT / "plugins").is_dir():
+        assert ("--plugins-dir", "plugins") in pairs
+    if (ROOT / "templates").is_dir():
+        assert ("--template-dir", "templates") in pairs
+    settings = {argv[i + 1]: argv[i + 2] for i, a in enumerate(argv) if a == "--setting"}
+    assert settings == {k: site_settings.setting_text(v) for k, v in site_settings.SETTINGS.items()}
+    fly = tomllib.loads((site / "fly.toml").read_text())
+    assert fly["build"]["dockerfile"] == "Dockerfile"
+    assert str(fly["http_service"]["internal_port"]) == argv[argv.index("--port") + 1]
+
+
+def test_the_container_command_serves_the_site(site):
+    """The Dockerfile's command, run here with Datasette's --get (no port, no container)."""
+    argv = [sys.executable, "-m", "datasette", *command(site)[1:]]
+    rows = site_settings.SETTINGS["max_returned_rows"]
+    for path, check in [("/-/settings.json", lambda d: d["max_returned_rows"] == rows),
+                        ("/downloads/datapackage.json", lambda d: d["resources"][0]["name"] == "sources"),
+                        ("/data/predictions.json?_shape=array&_size=2", lambda d: len(d) == 2)]:
+        out = subprocess.run([*argv, "--get", path], cwd=site, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert check(json.loads(out.stdout)), path
+
+
+def test_publishing_again_changes_nothing(corpus_db, tmp_path):
+    publish(corpus_db, tmp_path)
+    before = snapshot(tmp_path)
+    output = publish(corpus_db, tmp_path)
+    assert "nothing written" in output
+    assert snapshot(tmp_path) == before
+
+
+def test_a_changed_database_is_published(corpus_db, bundled_db, tmp_path):
+    publish(corpus_db, tmp_path)
+    before = snapshot(tmp_path)
+    publish(bundled_db, tmp_path)
+    after = snapshot(tmp_path)
+    assert (tmp_path / "data.db").read_bytes() == bundled_db.read_bytes()
+    assert json.loads((tmp_path / "inspect-data.json").read_text())["data"]["hash"] == sha256(bundled_db)
+    assert (tmp_path / "data.db.sha256").read_text().split()[0] == sha256(bundled_db)
+    changed = {str(p) for p in after if after[p] != before.get(p)}
+    assert {"data.db", "inspect-data.json", "data.db.sha256", "downloads/predictions.csv"} <= changed
+    assert "Dockerfile" not in changed and "fly.toml" not in changed and "metadata.yml" not in changed
+
+
+def test_files_gone_from_the_project_are_removed_from_the_site(corpus_db, tmp_path):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "one.py").write_text("# one\n")
+    (plugins / "two.py").write_text("# two\n")
+    folders = {"plugins": plugins, "templates": tmp_path / "no-templates"}
+    out = tmp_path / "site"
+    publish_site(corpus_db, out, folders=folders)
+    assert "--template-dir" not in command(out) and "--plugins-dir" in command(out)
+    (plugins / "two.py").unlink()
+    changed = publish_site(corpus_db, out, folders=folders)
+    assert changed == [out / "plugins" / "two.py"]
+    assert sorted(p.name for p in (out / "plugins").iterdir()) == ["one.py"]
