@@ -142,3 +142,16 @@ def resolve(prediction_id, outcome, value, note, sources, on, verdict, judged_by
 
 def main():
     cli()
+
+
+from .export import export  # noqa: E402
+
+cli.add_command(export)
+
+from .serve import serve  # noqa: E402
+
+cli.add_command(serve)
+
+from .publish import publish  # noqa: E402
+
+cli.add_command(publish)

@@ -1,0 +1,74 @@
+"""What the Datasette site is made of, in one place for `predictions serve` and `predictions publish`.
+
+The database is served immutable as `data` (so its URLs are /data/...), with metadata.yml, the project's
+plugins and templates, an inspect file beside it, these settings and CORS for API users.
+"""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DB = ROOT / "data.db"
+METADATA = ROOT / "metadata.yml"
+PLUGINS = ROOT / "plugins"
+TEMPLATES = ROOT / "templates"
+DB_NAME = "data"  # Datasette names a database after its file: data.db -> /data
+
+SETTINGS = {
+    # Every canned query takes well under 100 ms on 120,000 predictions; table pages with facets a little
+    # more. Anything slower than this is cut off instead of tying up a thread.
+    "sql_time_limit_ms": 3000,
+    # Rows per page and the cap on a canned query's result (JSON, CSV and the charts, which draw the rows
+    # of the page). Tables and views stream every row as CSV with _stream=on.
+    "max_returned_rows": 2000,
+    # The data changes only when the database is rebuilt and the server restarted: let browsers and
+    # proxies cache pages for an hour.
+    "default_cache_ttl": 3600,
+    "facet_time_limit_ms": 500,
+    "allow_csv_stream": True,
+    "num_sql_threads": 3,
+}
+CORS = True
+
+
+def inspect_path(db_path):
+    """The inspect file kept beside a database: data.db -> inspect-data.json."""
+    db_path = Path(db_path)
+    return db_path.with_name(f"inspect-{db_path.stem}.json")
+
+
+def datasette_command():
+    """Datasette from the same Python environment as this package."""
+    return [sys.executable, "-m", "datasette"]
+
+
+def inspect_argv(db_path):
+    return [*datasette_command(), "inspect", str(db_path), "--inspect-file", str(inspect_path(db_path))]
+
+
+def serve_argv(db_path, host="127.0.0.1", port=8001, metadata=METADATA, plugins=PLUGINS, templates=TEMPLATES):
+    """`datasette serve` for the site: immutable database with its inspect file, metadata, settings."""
+    argv = [*datasette_command(), "serve", "-i", str(db_path), "--inspect-file", str(inspect_path(db_path)),
+            "-m", str(metadata), "--host", host, "--port", str(port)]
+    if Path(plugins).is_dir():
+        argv += ["--plugins-dir", str(plugins)]
+    if Path(templates).is_dir():
+        argv += ["--template-dir", str(templates)]
+    for name, value in SETTINGS.items():
+        argv += ["--setting", name, setting_text(value)]
+    if CORS:
+        argv.append("--cors")
+    return argv
+
+
+def setting_text(value):
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
+
+
+def datasette_kwargs(db_path, metadata=METADATA):
+    """Keyword arguments for an in-process `datasette.app.Datasette` configured like the served site."""
+    import yaml
+
+    return dict(files=[], immutables=[str(db_path)], metadata=yaml.safe_load(Path(metadata).read_text()),
+                plugins_dir=str(PLUGINS), template_dir=str(TEMPLATES) if TEMPLATES.is_dir() else None,
+                settings=dict(SETTINGS), cors=CORS)

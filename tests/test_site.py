@@ -1,0 +1,496 @@
+"""The Datasette site in-process: metadata, every canned query, and its numbers against plain Python.
+
+Datasette runs here as it does under `predictions serve` (site_settings.datasette_kwargs: metadata.yml,
+plugins/, templates/, settings), on databases built by the real CLI. The expected numbers come from the
+predictions as this file states them, computed in a few lines of Python that share nothing with the SQL.
+"""
+
+import csv
+import importlib.util
+import io
+import math
+import os
+import sqlite3
+from collections import defaultdict
+
+import pytest
+import yaml
+from datasette.app import Datasette
+from datasette.utils import escape_fts
+
+from conftest import ROOT, build_db, run_cli, write_site
+from predictions import site_settings
+
+METADATA = yaml.safe_load((ROOT / "metadata.yml").read_text())
+QUERIES = METADATA["databases"]["data"]["queries"]
+CHARTED = ("calibration", "scores_by", "open_by_month", "distribution")
+
+# The fixture posts: (percent as written, outcome, value for partial). Outcome None = no resolution.
+POSTS = {
+    "predictions-2020": dict(year=2020, tags=["alpha", "shared"], authors=["Ann"], calls=[
+        ("15%", "false"), ("35%", "true"), ("50%", "true"), ("95%", "true"), ("0%", "false"),
+        ("100%", "false"), ("15%", "true"), ("70%", "partial", 0.5), ("60%", "void"), ("80%", "ambiguous"),
+        ("40%", "open"), ("90%", None),
+    ]),
+    "predictions-2099": dict(year=2099, tags=["beta", "shared"], authors=["Bob", "Ann"], calls=[
+        ("35%", "false"), ("95%", "true"), ("95%", "false"), ("0%", "true"), ("50%", "false"), ("25%", "true"),
+        ("99.5%", "true"), ("65%", None), ("100%", "true"),
+    ]),
+}
+VALUE = {"true": 1.0, "false": 0.0}
+
+
+def fixture_items():
+    """Every fixture prediction: dict(id, post, year, tags, authors, pct, outcome, o)."""
+    items = []
+    for slug, post in POSTS.items():
+        for i, (pct, outcome, *value) in enumerate(post["calls"], 1):
+            o = value[0] if value else VALUE.get(outcome)
+            items.append(dict(id=f"{slug}/calls/{i}", post=slug, title=f"Predictions {post['year']}",
+                              year=post["year"], tags=post["tags"], authors=post["authors"],
+                              pct=float(pct.rstrip("%")), outcome=outcome or "open", o=o))
+    return items
+
+
+def write_fixture(tmp_path):
+    posts, files = {}, {}
+    for slug, post in POSTS.items():
+        front = [f"title: Predictions {post['year']}", f"date: {post['year']}-01-01", "authors:"]
+        front += [f"  - name: {a}" for a in post["authors"]] + ["tags:"] + [f"  - {t}" for t in post["tags"]]
+        calls = [f"- Claim {i} of {slug} comes true (_Probability: {c[0]}_)" for i, c in enumerate(post["calls"], 1)]
+        posts[f"blog/{slug}/index.md"] = "---\n" + "\n".join(front) + "\n---\n\n## Calls\n\n" + "\n".join(calls) + "\n"
+        entries = []
+        for i, (_, outcome, *value) in enumerate(post["calls"], 1):
+            if outcome:
+                entries.append(f"  {slug}/calls/{i}:\n    outcome: {outcome}\n"
+                               + (f"    value: {value[0]}\n" if value else "")
+                               + f"    resolved_on: {post['year']}-12-31\n"
+                               + f"    evidence:\n      - url: https://evidence.example/{slug}/{i}\n")
+        files[f"{slug}.yml"] = "resolutions:\n" + "".join(entries)
+    content = write_site(tmp_path / "site", posts)
+    folder = tmp_path / "resolutions"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return build_db(tmp_path / "db" / "data.db", content, folder)
+
+
+@pytest.fixture(scope="module")
+def fixture_db(tmp_path_factory):
+    return write_fixture(tmp_path_factory.mktemp("site"))
+
+
+# The real corpus: the 2025 predictions as the review post and resolutions/predictions-2025.yml resolve
+# them (percent, outcome), one 2025 prediction still open, and the twelve 2026 ones all open.
+CORPUS_2025 = [(100, 1), (100, 1), (50, 1), (75, 0), (60, 0), (80, 0), (100, 1), (100, 1), (70, 1), (60, 0),
+               (50, 1), (30, 0)]
+CORPUS_OPEN = [60] + [100, 90, 70, 30, 75, 75, 100, 40, 100, 75, 80, 60]
+
+
+def corpus_items():
+    items = [dict(pct=float(p), o=float(o), outcome="true" if o else "false", year=2025) for p, o in CORPUS_2025]
+    return items + [dict(pct=float(p), o=None, outcome="open", year=2025 if i == 0 else 2026)
+                    for i, p in enumerate(CORPUS_OPEN)]
+
+
+# ---------------------------------------------------------------- the independent computation
+
+
+def mean(xs):
+    xs = list(xs)
+    return sum(xs) / len(xs) if xs else None
+
+
+def scored(items):
+    return [(i["pct"] / 100, i["o"]) for i in items if i["outcome"] in ("true", "false", "partial")]
+
+
+def log_bits(f, o):
+    """log2(probability given to what happened) + 1; None for a 0%/100% forecast that missed."""
+    if (f == 1 and o < 1) or (f == 0 and o > 0):
+        return None
+    return 1 + sum(w * math.log2(q) for w, q in ((o, f), (1 - o, 1 - f)) if w > 0)
+
+
+def scores(items):
+    s = scored(items)
+    brier = mean((f - o) ** 2 for f, o in s)
+    bits = [log_bits(f, o) for f, o in s]
+    hit, miss = sum(o for _, o in s), sum(1 - o for _, o in s)
+    denominator = math.sqrt(sum((1 - 2 * f) ** 2 * f * (1 - f) for f, _ in s))
+    return dict(
+        n_resolved=len(s),
+        n_open=sum(i["outcome"] == "open" for i in items),
+        n_void=sum(i["outcome"] == "void" for i in items),
+        n_ambiguous=sum(i["outcome"] == "ambiguous" for i in items),
+        brier_0_1=brier,
+        brier_skill_vs_50=None if brier is None else 1 - brier / 0.25,
+        log_score_bits=mean(b for b in bits if b is not None),
+        n_log_scored=sum(b is not None for b in bits),
+        certain_misses=sum(b is None for b in bits),
+        calibration_in_the_large=None if not s else mean(f for f, _ in s) - mean(o for _, o in s),
+        discrimination=None if not hit or not miss else (
+            sum(f * o for f, o in s) / hit - sum(f * (1 - o) for f, o in s) / miss),
+        spiegelhalter_z=None if not denominator else sum((o - f) * (1 - 2 * f) for f, o in s) / denominator,
+    )
+
+
+def folded(items, fold):
+    for i in items:
+        if i["outcome"] in ("true", "false", "partial"):
+            if fold and i["pct"] < 50:
+                yield 100 - i["pct"], 1 - i["o"]
+            else:
+                yield i["pct"], i["o"]
+
+
+def calibration(items, fold=False, width=None):
+    groups = defaultdict(list)
+    for pct, o in folded(items, fold):
+        groups[pct if width is None else math.floor(pct / width) * width].append((pct, o))
+    rows, z = [], 1.96
+    for key in sorted(groups):
+        g = groups[key]
+        n, k = len(g), sum(o for _, o in g)
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        rows.append(dict(bucket_percent=key, n=n, hits=k, frequency=p, mean_probability=mean(q for q, _ in g) / 100,
+                         wilson_lower=max(0.0, centre - half), wilson_upper=min(1.0, centre + half)))
+    return rows
+
+
+def murphy(items, fold=False):
+    pairs = list(folded(items, fold))
+    groups = defaultdict(list)
+    for pct, o in pairs:
+        groups[pct].append(o)
+    n = len(pairs)
+    base = mean(o for _, o in pairs)
+    rel = sum(len(os) * (pct / 100 - mean(os)) ** 2 for pct, os in groups.items()) / n
+    res = sum(len(os) * (mean(os) - base) ** 2 for os in groups.values()) / n
+    unc = base * (1 - base)
+    brier = mean((pct / 100 - o) ** 2 for pct, o in pairs)
+    return dict(n=n, groups=len(groups), base_rate=base, reliability=rel, resolution=res, uncertainty=unc,
+                rel_minus_res_plus_unc=rel - res + unc, brier_0_1=brier, identity_difference=brier - (rel - res + unc))
+
+
+def assert_close(actual, expected, where=""):
+    """Every key of expected equals actual's, numbers to 1e-12 (floating-point order of operations)."""
+    for key, value in expected.items():
+        got = actual[key]
+        if value is None or isinstance(value, str):
+            assert got == value, f"{where} {key}: {got!r} != {value!r}"
+        else:
+            assert got == pytest.approx(value, rel=1e-12, abs=1e-12), f"{where} {key}: {got!r} != {value!r}"
+
+
+# ---------------------------------------------------------------- Datasette in-process
+
+
+async def site(db_path):
+    ds = Datasette(**site_settings.datasette_kwargs(db_path))
+    await ds.invoke_startup()
+    return ds
+
+
+async def rows(ds, query, **params):
+    response = await ds.client.get(f"/data/{query}.json", params={"_shape": "array", **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize("query", sorted(QUERIES))
+async def test_every_query_answers_as_html_json_and_csv(query, fixture_db, corpus_db, bundled_db):
+    for db_path in (fixture_db, corpus_db, bundled_db):  # bundled: every prediction still open
+        ds = await site(db_path)
+        params = {"q": "claim"} if query == "search" else {}
+        html = await ds.client.get(f"/data/{query}", params=params)
+        assert html.status_code == 200 and "message-error" not in html.text, html.text[-2000:]
+        assert QUERIES[query]["title"] in html.text
+        data = await rows(ds, query, **params)
+        assert isinstance(data, list)
+        response = await ds.client.get(f"/data/{query}.csv", params=params)
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+        table = list(csv.reader(io.StringIO(response.text)))
+        assert len(table) == len(data) + 1
+        if data:
+            assert table[0] == list(data[0])
+
+
+async def test_search_finds_words_and_survives_punctuation(fixture_db):
+    ds = await site(fixture_db)
+    found = await rows(ds, "search", q="claim 7")
+    assert [r["prediction_id"] for r in found] == ["predictions-2020/calls/7", "predictions-2099/calls/7"]
+    assert "**Claim**" in found[0]["snippet"]
+    assert await rows(ds, "search", q="") == []
+    assert await rows(ds, "search", q='"unbalanced (quote - AND') == []
+    assert len(await rows(ds, "search", q="claim", post="predictions-2099")) == 9
+
+
+async def test_scores_equal_the_python_computation(fixture_db):
+    ds = await site(fixture_db)
+    items = fixture_items()
+    [row] = await rows(ds, "scores")
+    expected = scores(items)
+    assert_close(row, expected)
+    # the fixture has what the scores must survive: two certain misses, a partial, void, ambiguous, open
+    assert (row["n_resolved"], row["n_open"], row["n_void"], row["n_ambiguous"], row["certain_misses"]) == (16, 3, 1, 1, 2)
+    assert all(math.isfinite(v) for v in row.values())
+    for params, keep in [
+        (dict(post="predictions-2099"), lambda i: i["post"] == "predictions-2099"),
+        (dict(post="Predictions 2020"), lambda i: i["post"] == "predictions-2020"),
+        (dict(year="2020"), lambda i: i["year"] == 2020),
+        (dict(tag="beta"), lambda i: "beta" in i["tags"]),
+        (dict(tag="shared"), lambda i: True),
+        (dict(author="Bob"), lambda i: "Bob" in i["authors"]),
+        (dict(author="ann", year="2099"), lambda i: "Ann" in i["authors"] and i["year"] == 2099),
+        (dict(tag="nothing-like-this"), lambda i: False),
+    ]:
+        [row] = await rows(ds, "scores", **params)
+        assert_close(row, scores([i for i in items if keep(i)]), str(params))
+
+
+@pytest.mark.parametrize("fold", [False, True])
+@pytest.mark.parametrize("width", [None, 10, 20])
+async def test_calibration_equals_the_python_computation(fixture_db, fold, width):
+    ds = await site(fixture_db)
+    params = {"fold": "on" if fold else "", "bucket": str(width or "")}
+    result = await rows(ds, "calibration", **params)
+    observed = [r for r in result if r["series"] == "observed"]
+    reference = [r for r in result if r["series"] == "perfect calibration"]
+    expected = calibration(fixture_items(), fold, width)
+    assert len(observed) == len(reference) == len(expected)
+    for got, want in zip(observed, expected, strict=True):
+        assert_close(got, want, f"{params} {want['bucket_percent']}")
+    for got, want in zip(reference, expected, strict=True):
+        assert_close(got, dict(bucket_percent=want["bucket_percent"], n=want["n"], hits=None,
+                               frequency=want["mean_probability"], mean_probability=want["mean_probability"],
+                               wilson_lower=None, wilson_upper=None))
+
+
+async def test_calibration_buckets_are_exact_percents(fixture_db):
+    ds = await site(fixture_db)
+    exact = {r["bucket"]: r["n"] for r in await rows(ds, "calibration") if r["series"] == "observed"}
+    assert exact == {"0%": 2, "15%": 2, "25%": 1, "35%": 2, "50%": 2, "70%": 1, "95%": 3, "99.5%": 1, "100%": 2}
+    tens = {r["bucket"]: r["n"] for r in await rows(ds, "calibration", bucket="10") if r["series"] == "observed"}
+    assert tens == {"0% to <10%": 2, "10% to <20%": 2, "20% to <30%": 1, "30% to <40%": 2, "50% to <60%": 2,
+                    "70% to <80%": 1, "90% to <100%": 4, "100%": 2}
+    folded_rows = {r["bucket"]: (r["n"], r["hits"]) for r in await rows(ds, "calibration", fold="on")
+                   if r["series"] == "observed"}
+    # 15% false + 15% true -> 85% true + 85% false; 0% (false, true) -> 100%; 50% keeps "it happened"
+    assert folded_rows["85%"] == (2, 1.0) and folded_rows["50%"] == (2, 1.0) and folded_rows["100%"] == (4, 2.0)
+
+
+@pytest.mark.parametrize("fold", [False, True])
+async def test_murphy_equals_the_python_computation(fixture_db, corpus_db, fold):
+    for db_path, items in ((fixture_db, fixture_items()), (corpus_db, corpus_items())):
+        ds = await site(db_path)
+        [row] = await rows(ds, "murphy", fold="on" if fold else "")
+        assert_close(row, murphy(items, fold), db_path.parent.name)
+        [s] = await rows(ds, "scores")
+        assert row["brier_0_1"] == pytest.approx(s["brier_0_1"], abs=1e-15)
+    # without partial resolutions the identity is exact up to rounding
+    assert abs(row["identity_difference"]) < 1e-15
+
+
+@pytest.mark.parametrize("by", ["", "post", "year", "tag", "author", "section"])
+async def test_scores_by_equals_the_python_computation(fixture_db, by):
+    ds = await site(fixture_db)
+    items = fixture_items()
+    keys = {
+        "post": lambda i: [(i["post"], i["title"])],
+        "year": lambda i: [(i["year"], str(i["year"]))],
+        "tag": lambda i: [(t, t) for t in i["tags"]],
+        "author": lambda i: [(a.lower(), a) for a in i["authors"]],
+        "section": lambda i: [(f"{i['post']}#calls", f"Calls ({i['title']})")],
+    }[by or "post"]
+    groups = defaultdict(list)
+    for i in items:
+        for key in keys(i):
+            groups[key].append(i)
+    result = await rows(ds, "scores_by", by=by)
+    assert {(r["key"], r["label"]) for r in result} == set(groups)
+    for r in result:
+        members = groups[(r["key"], r["label"])]
+        assert r["grouping"] == (by or "post") and r["n"] == len(members)
+        expected = scores(members)
+        expected["n_void_or_ambiguous"] = expected.pop("n_void") + expected.pop("n_ambiguous")
+        del expected["n_log_scored"]
+        assert_close(r, expected, f"{by} {r['key']}")
+
+
+async def test_the_real_corpus(corpus_db):
+    ds = await site(corpus_db)
+    # by hand: the squared errors of the 12 resolved 2025 predictions
+    squared = [(p / 100 - o) ** 2 for p, o in CORPUS_2025]
+    assert sum(squared) == pytest.approx(2.6025, abs=1e-12)
+    [row] = await rows(ds, "scores")
+    assert row["brier_0_1"] == pytest.approx(0.216875, abs=1e-12) == 2.6025 / 12
+    assert_close(row, scores(corpus_items()))
+    [row] = await rows(ds, "scores", year="2025")
+    assert row["brier_0_1"] == pytest.approx(0.216875, abs=1e-12) and row["n_resolved"] == 12
+    assert_close(row, scores([i for i in corpus_items() if i["year"] == 2025]))
+    for fold in (False, True):
+        result = await rows(ds, "calibration", fold="on" if fold else "")
+        observed = [r for r in result if r["series"] == "observed"]
+        for got, want in zip(observed, calibration(corpus_items(), fold), strict=True):
+            assert_close(got, want)
+    by_post = {r["key"]: r for r in await rows(ds, "scores_by")}
+    assert by_post["predictions-2025"]["brier_0_1"] == pytest.approx(0.216875)
+    assert by_post["predictions-2026"]["n_open"] == 12 and by_post["predictions-2026"]["brier_0_1"] is None
+    # the distribution counts every prediction once
+    dist = await rows(ds, "distribution")
+    assert sum(r["n"] for r in dist) == 25
+    assert {(r["stated_percent"], r["outcome"]): r["n"] for r in dist}[(100.0, "true")] == 4
+
+
+async def test_misses_open_and_open_by_month(fixture_db):
+    ds = await site(fixture_db)
+    misses = await rows(ds, "misses")
+    # 100% false and 0% true are certain misses and come first; 50% never counts as going the other way
+    assert [(r["stated_percent"], r["certain_miss"]) for r in misses[:2]] == [(100.0, 1), (0.0, 1)]
+    assert [r["stated_percent"] for r in misses[2:]] == [95.0, 15.0, 25.0, 35.0]
+    assert all(r["evidence_url"].startswith("https://evidence.example/") for r in misses)
+    assert all(r["miss"] == pytest.approx(abs(r["stated_percent"] / 100 - (r["outcome"] == "true"))) for r in misses)
+    opened = await rows(ds, "open")
+    assert {r["prediction_id"] for r in opened} == {"predictions-2020/calls/11", "predictions-2020/calls/12",
+                                                    "predictions-2099/calls/8"}
+    # as of today: 2020 has passed, 2099 has not
+    assert {r["prediction_id"]: (r["overdue"], r["days_left"] < 0) for r in opened} == {
+        "predictions-2020/calls/11": (1, True), "predictions-2020/calls/12": (1, True),
+        "predictions-2099/calls/8": (0, False)}
+    by_month = await rows(ds, "open_by_month")
+    assert by_month == [dict(month="2020-12", status="due", n=0), dict(month="2020-12", status="overdue", n=2),
+                        dict(month="2099-12", status="due", n=1), dict(month="2099-12", status="overdue", n=0)]
+
+
+async def test_charted_queries_return_two_rows_and_link_their_chart(corpus_db):
+    ds = await site(corpus_db)
+    database_page = (await ds.client.get("/data")).text
+    for name in CHARTED:
+        query = QUERIES[name]
+        assert query["fragment"].startswith("g.mark=")
+        assert f"/data/{name}#{query['fragment']}".replace("&", "&amp;") in database_page
+        linked = QUERIES["open" if name == "open_by_month" else name]["description_html"]
+        assert f"{name}#{query['fragment']}".replace("&", "&amp;") in linked.replace("\n", "")
+        assert len(await rows(ds, name)) >= 2, name
+    calibration_rows = await rows(ds, "calibration")
+    assert {r["series"] for r in calibration_rows} == {"observed", "perfect calibration"}
+
+
+async def test_metadata_describes_every_visible_column(fixture_db):
+    ds = await site(fixture_db)
+    tables = METADATA["databases"]["data"]["tables"]
+    db = sqlite3.connect(fixture_db)
+    names = [r[0] for r in db.execute("select name from sqlite_master where type in ('table', 'view') "
+                                      "and name not like 'sqlite_%' and name not like 'predictions_fts%'")]
+    for name in names:
+        columns = [r[1] for r in db.execute(f'pragma table_info("{name}")')]
+        assert tables[name]["description"], name
+        assert set(tables[name]["columns"]) == set(columns), name
+        assert all(tables[name]["columns"].values()), name
+    listed = {t["name"]: t for t in (await ds.client.get("/data.json")).json()["tables"]}
+    assert all(listed[n]["hidden"] for n in listed if n.startswith("predictions_fts"))
+    assert not any(listed[n]["hidden"] for n in names if n in listed)
+    for key in ("title", "license", "license_url", "source", "source_url", "about", "about_url"):
+        assert METADATA[key]
+    home = (await ds.client.get("/")).text
+    assert "https://creativecommons.org/licenses/by-nc/4.0/" in home and "/about" in home
+    about = await ds.client.get("/about")
+    assert about.status_code == 200 and "About this project" in about.text
+    assert "<h2>The pipeline</h2>" in about.text  # the README, rendered
+    # facets, labels and full-text search on the tables
+    page = await ds.client.get("/data/prediction_overview.json", params={"tags__arraycontains": "beta"})
+    assert page.json()["filtered_table_rows_count"] == 9
+    labelled = (await ds.client.get("/data/predictions.json", params={"_labels": "on", "_shape": "array",
+                                                                      "_size": 1})).json()
+    assert labelled[0]["post_id"] == {"value": "predictions-2020", "label": "Predictions 2020"}
+    searched = (await ds.client.get("/data/predictions.json", params={"_search": "claim 3", "_shape": "array"})).json()
+    assert {r["id"] for r in searched} == {"predictions-2020/calls/3", "predictions-2099/calls/3"}
+
+
+async def test_plugins_settings_and_headers(fixture_db):
+    ds = await site(fixture_db)
+    plugins = {p["name"] for p in (await ds.client.get("/-/plugins.json")).json()}
+    assert {"sql_math.py", "about.py", "datasette-vega"} <= plugins
+    settings = (await ds.client.get("/-/settings.json")).json()
+    assert {k: settings[k] for k in site_settings.SETTINGS} == site_settings.SETTINGS
+    response = await ds.client.get("/data/scores.json")
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert response.headers["cache-control"] == f"max-age={site_settings.SETTINGS['default_cache_ttl']}"
+
+
+def load_sql_math():
+    spec = importlib.util.spec_from_file_location("sql_math", ROOT / "plugins" / "sql_math.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("db_name", ["fixture", "corpus"])
+def test_queries_give_the_same_numbers_with_the_plugins_math_functions(db_name, fixture_db, corpus_db):
+    """Run every canned query with SQLite's math functions, then with the plugin's Python ones in their place."""
+    sql_math = load_sql_math()
+    db_path = fixture_db if db_name == "fixture" else corpus_db
+
+    def run_all(replace):
+        conn = sqlite3.connect(db_path)
+        conn.create_function("escape_fts", 1, escape_fts)
+        if replace:
+            sql_math.register(conn, list(sql_math.FUNCTIONS))
+        results = {}
+        for name, query in QUERIES.items():
+            params = {p: "" for p in query["params"]}
+            for extra in ({}, {"fold": "on"}, {"bucket": "10"}, {"by": "tag"}, {"q": "claim"}):
+                if set(extra) <= set(params):
+                    results[name, str(extra)] = conn.execute(query["sql"], {**params, **extra}).fetchall()
+        return results
+
+    builtin, python = run_all(False), run_all(True)
+    assert builtin.keys() == python.keys()
+    for key in builtin:
+        assert len(builtin[key]) == len(python[key]), key
+        for a, b in zip(builtin[key], python[key], strict=True):
+            assert [pytest.approx(x, rel=1e-12, abs=1e-15) if isinstance(x, float) else x for x in a] == list(b), key
+
+
+def test_sql_math_registers_what_is_missing_with_sqlites_behaviour():
+    sql_math = load_sql_math()
+    conn = sqlite3.connect(":memory:")
+    sql_math.register(conn)  # only the missing ones (none on a SQLite built with math functions)
+    assert sql_math.missing(conn) == []
+    sql_math.register(conn, list(sql_math.FUNCTIONS))  # what a SQLite without them would get
+    assert conn.execute("select sqrt(-1), log2(0), ln(-1), log2(8), sqrt(2.25), power(2, 10), ln(null)").fetchone() == (
+        None, None, None, 3.0, 1.5, 1024.0, None)
+
+
+def test_serve_rebuilds_only_when_missing_or_older_than_its_sources(tmp_path):
+    from predictions import serve
+
+    post = "---\ntitle: Predictions 2040\n---\n\nIt rains. _Probability: 70%_\n"
+    content = write_site(tmp_path / "site", {"blog/p/index.md": post})
+    resolutions = tmp_path / "resolutions"
+    resolutions.mkdir()
+    db_path = tmp_path / "data.db"
+    assert serve.is_stale(db_path, [content], resolutions)
+    build_db(db_path, content, resolutions)
+    assert not serve.is_stale(db_path, [content], resolutions)
+    later = db_path.stat().st_mtime + 10
+    for newer in (resolutions / "p.yml", content / "blog" / "p" / "index.md", tmp_path / "site" / "hugo.yaml"):
+        newer.touch()
+        os.utime(newer, (later, later))
+        assert serve.is_stale(db_path, [content], resolutions), newer
+        os.utime(newer, (later - 20, later - 20))
+    assert not serve.is_stale(db_path, [content], resolutions)
+
+
+def test_serve_command_line(tmp_path):
+    result = run_cli("serve", "--db", tmp_path / "other.db")
+    assert result.exit_code == 2 and "data.db" in result.output
+    argv = site_settings.serve_argv(tmp_path / "data.db", "127.0.0.1", 8123)
+    joined = " ".join(argv)
+    assert f"-i {tmp_path / 'data.db'} --inspect-file {tmp_path / 'inspect-data.json'}" in joined
+    assert f"-m {ROOT / 'metadata.yml'}" in joined and "--plugins-dir" in argv and "--template-dir" in argv
+    assert "--setting sql_time_limit_ms 3000" in joined and argv[-1] == "--cors"
+    assert argv[argv.index("--port") + 1] == "8123"
