@@ -237,3 +237,17 @@ def test_resolve_rejects_unknown_ids_and_partial_without_value(tmp_path, site):
                      "--resolutions", folder)
     assert result.exit_code == 2 and "--outcome partial needs --value" in result.output
     assert not folder.exists()
+
+
+def test_exact_restatement_wins_over_a_near_twin(tmp_path):
+    forecast = FORECAST.replace("- Ads arrive in chat apps (_Probability: 60%_)",
+                                "- Ads arrive in chat apps during 2031 (_Probability: 60%_)\n"
+                                "- Ads arrive in chat apps in 2031 (_Probability: 60%_)")
+    review = REVIEW.replace("- **Ads arrive in chat apps (60%):** _TBD_ ⚠️",
+                            "- **Ads arrive in chat apps in 2031 (60%):** _Miss_ ❌\\\n  No.\n"
+                            "- **Ads arrive in chat apps during 2031 (60%):** _Correct_ ✅")
+    site = write_site(tmp_path / "s", {"blog/predictions-2031/index.md": forecast, "blog/r/index.md": review})
+    result, db_path = build(tmp_path, site)
+    assert result.exit_code == 0, result.output
+    got = outcomes(db_path)
+    assert (got["predictions-2031/lightning-round/1"], got["predictions-2031/lightning-round/2"]) == ("true", "false")

@@ -189,6 +189,9 @@ def match(verdicts, predictions, rel_path, report):
             report.error(rel_path, v.line, f"verdict {v.words!r} on {v.claim[:60]!r} ({fmt(v.percent)}) matches "
                          "no prediction of the graded post: restate the prediction's words and probability")
             continue
+        exact = [p for _, p in scored if words(v.claim) == words(p.text)]
+        if len(exact) == 1:
+            scored = [(2.0, exact[0])]
         if len(scored) > 1 and scored[0][0] - scored[1][0] < MARGIN:
             ids = ", ".join(p.id for _, p in scored[:3])
             report.error(rel_path, v.line, f"verdict {v.words!r} on {v.claim[:60]!r} matches more than one "
