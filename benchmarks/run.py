@@ -1,0 +1,447 @@
+"""Benchmarks of issue 6: build vs its floor, canned queries, the served site under load -> RESULTS.md.
+
+    .venv/bin/python benchmarks/run.py [--sizes 100,1000,10000] [--runs 3] [--load-seconds 20]
+    .venv/bin/python benchmarks/run.py --quick --out /tmp/RESULTS.md   # CI: --sizes 100 --runs 1 --load-seconds 2
+
+For each size: a synthetic corpus (synth.py), then medians over --runs of `predictions build` (a fresh
+subprocess: wall time, peak RSS from os.wait4, predictions/s) and of its floor on the same files (a fresh
+subprocess that parses every .md body with predictions.markdown.parse and nothing else, then inserts the
+built database's rows, the same count per table, with plain sqlite3 executemany in one transaction).
+On the largest database: every canned query of metadata.yml through in-process Datasette configured like
+the site vs the same SQL in plain sqlite3; `predictions serve` under load (16 connections, httpx on
+loopback); a rebuild after a one-post change. Trees and databases go to /dev/shm (the disk is slow).
+No test runs this; nothing asserts a time.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from importlib import metadata as dist
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+BIN = Path(sys.executable).parent
+SEED = 1
+LOAD_PATHS = ["/data/calibration.json?_shape=array", "/data/scores.json?_shape=array"]
+CONNECTIONS = 16
+# Query cases: parameters set (every other named parameter is the empty string, as Datasette sends it).
+CASES = {"unfiltered": {}, "year+tag": {"year": "2020", "tag": "agents"}}
+SEARCH = {"q": "agents"}  # MATCH '' is an FTS5 syntax error, so the search query always gets a word
+FTS_PREFIX = "predictions_fts"
+TIME = Path("/usr/bin/time")  # Debian package time
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+# ---------------------------------------------------------------- build and floor
+
+
+def timed(argv, log):
+    """(wall seconds, peak RSS in MB) of a fresh child; its output goes to log.
+
+    The peak comes from /usr/bin/time when there is one: os.wait4's ru_maxrss of a child forked from this
+    (by then large) process would count the pages it shared with us before exec."""
+    rss_file = Path(f"{log}.rss")
+    if TIME.exists():
+        argv = [TIME, "-f", "%M", "-o", rss_file, *argv]
+    with open(log, "w") as out:
+        t = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        sys.exit(f"failed ({proc.returncode}): {' '.join(map(str, argv))}\n{Path(log).read_text()[-2000:]}")
+    kb = int(rss_file.read_text().split()[-1]) if TIME.exists() else usage.ru_maxrss
+    return wall, kb / 1024
+
+
+def build(content, db, log):
+    return timed([BIN / "predictions", "build", "--content", content, "--db", db, "--resolutions", "/nonexistent",
+                  "-q"], log)
+
+
+def data_tables(conn):
+    return [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            if not n.startswith((FTS_PREFIX, "sqlite_"))]
+
+
+def body(text):
+    """The Markdown after a ---/+++ front matter block (as the build splits it)."""
+    for fence in ("---", "+++"):
+        if text.startswith(fence + "\n"):
+            end = text.find("\n" + fence + "\n", len(fence))
+            return text[end + len(fence) + 2:] if end >= 0 else text
+    return text
+
+
+def floor_child(content, rows_db, out_db):
+    """The floor, run as its own process: its setup (loading the rows to insert) is timed and subtracted."""
+    t0 = time.perf_counter()
+    src = sqlite3.connect(rows_db)
+    tables = {}
+    for name in data_tables(src):
+        cur = src.execute(f'SELECT * FROM "{name}"')
+        tables[name] = ([d[0] for d in cur.description], cur.fetchall())
+    src.close()
+    t1 = time.perf_counter()
+    from predictions.markdown import parse
+
+    files = sorted(Path(content).rglob("*.md"))
+    for path in files:
+        parse(body(path.read_text(encoding="utf-8")))
+    t2 = time.perf_counter()
+    Path(out_db).unlink(missing_ok=True)
+    conn = sqlite3.connect(out_db)
+    with conn:
+        for name, (cols, rows) in tables.items():
+            conn.execute(f'CREATE TABLE "{name}" ({", ".join(f"[{c}]" for c in cols)})')
+            conn.executemany(f'INSERT INTO "{name}" VALUES ({", ".join("?" * len(cols))})', rows)
+    conn.close()
+    t3 = time.perf_counter()
+    print(json.dumps(dict(setup=t1 - t0, parse=t2 - t1, insert=t3 - t2, files=len(files),
+                          rows=sum(len(r) for _, r in tables.values()))))
+
+
+def floor(content, rows_db, out_db, log):
+    wall, _ = timed([sys.executable, __file__, "--floor-child", content, rows_db, out_db], log)
+    phases = json.loads(Path(log).read_text().strip().splitlines()[-1])
+    return wall - phases["setup"], phases
+
+
+def bench_size(n, runs, work):
+    tree = work / f"s{n}"
+    t = time.perf_counter()
+    sys.path.insert(0, str(HERE))
+    import synth
+
+    synth.generate(tree, n, SEED)
+    gen = time.perf_counter() - t
+    content, db = tree / "content", tree / "data.db"
+    builds, rss, floors, phases = [], [], [], []
+    for i in range(runs):
+        wall, mb = build(content, db, work / "build.log")
+        builds.append(wall)
+        rss.append(mb)
+        f, ph = floor(content, db, work / "floor.db", work / "floor.log")
+        floors.append(f)
+        phases.append(ph)
+        print(f"  size {n} run {i + 1}: build {wall:.2f} s ({mb:.0f} MB), floor {f:.2f} s", flush=True)
+    conn = sqlite3.connect(db)
+    counts = {name: conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in data_tables(conn)}
+    conn.close()
+    b = median(builds)
+    return dict(size=n, generate=gen, files=phases[0]["files"], rows=phases[0]["rows"], counts=counts,
+                predictions=counts["predictions"], build=b, builds=builds, rss=median(rss), floor=median(floors),
+                parse=median([p["parse"] for p in phases]), insert=median([p["insert"] for p in phases]),
+                rate=counts["predictions"] / b, ratio=b / median(floors), content=content, db=db)
+
+
+def one_post_change(res, work):
+    """Full rebuild after appending a paragraph to one forecast post (no incremental reuse exists)."""
+    post = sorted((res["content"] / "blog").glob("*/index.md"))[0]
+    before = post.read_bytes()
+    try:
+        post.write_bytes(before + b"\nEdited for the benchmark: one more paragraph.\n")
+        wall, mb = build(res["content"], res["db"], work / "build.log")
+    finally:
+        post.write_bytes(before)
+    return dict(post=str(post.relative_to(res["content"])), wall=wall, rss=mb)
+
+
+# ---------------------------------------------------------------- canned queries
+
+
+def named_params(sql):
+    """The :name parameters of a statement, ignoring comments and string literals."""
+    sql = re.sub(r"'[^']*'", "''", re.sub(r"--[^\n]*|/\*.*?\*/", "", sql, flags=re.S))
+    return sorted(set(re.findall(r"(?<![:\w]):([A-Za-z_]\w*)", sql)))
+
+
+async def time_calls(fn, min_runs=5, max_runs=50, budget=2.0):
+    await fn()  # warm up
+    times, start = [], time.perf_counter()
+    while len(times) < min_runs or (len(times) < max_runs and time.perf_counter() - start < budget):
+        t = time.perf_counter()
+        await fn()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+async def bench_queries(db):
+    from datasette.app import Datasette
+    from datasette.utils import escape_fts
+
+    from predictions import site_settings
+
+    kwargs = site_settings.datasette_kwargs(db)
+    ds = Datasette(**kwargs)
+    await ds.invoke_startup()
+    limit = ds.setting("max_returned_rows")
+    conn = sqlite3.connect(f"file:{db}?immutable=1", uri=True, check_same_thread=False)
+    conn.create_function("escape_fts", 1, escape_fts)
+    sys.path.insert(0, str(ROOT / "plugins"))
+    import sql_math
+
+    sql_math.register(conn)
+    out = []
+    for name, q in kwargs["metadata"]["databases"]["data"]["queries"].items():
+        for case, given in CASES.items():
+            given = {**given, **(SEARCH if name == "search" else {})}
+            path = f"/data/{name}.json?_shape=array" + "".join(f"&{k}={v}" for k, v in given.items())
+            params = {p: given.get(p, "") for p in named_params(q["sql"])}
+            rows = {}
+
+            async def via_datasette(name=name, path=path, rows=rows):
+                r = await ds.client.get(path)
+                if r.status_code != 200:
+                    raise RuntimeError(f"{path}: HTTP {r.status_code} {r.text[:300]}")
+                rows["datasette"] = len(r.json())
+
+            async def via_sqlite(sql=q["sql"], params=params, rows=rows):
+                rows["sqlite"] = len(conn.execute(sql, params).fetchmany(limit + 1)[:limit])
+
+            d, s = await time_calls(via_datasette), await time_calls(via_sqlite)
+            out.append(dict(query=name, case=case, path=path, rows=rows["datasette"], sqlite_rows=rows["sqlite"],
+                            datasette=median(d), sqlite=median(s), ratio=median(d) / median(s), n=len(d)))
+            print(f"  {name} [{case}]: datasette {median(d) * 1e3:.1f} ms, sqlite3 {median(s) * 1e3:.1f} ms",
+                  flush=True)
+    conn.close()
+    return out, limit
+
+
+# ---------------------------------------------------------------- load test
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def drive(base, seconds):
+    import httpx
+
+    latencies, errors, deadline = [], [], time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as client:
+        async def worker(k):
+            while time.perf_counter() < deadline:
+                path, k = LOAD_PATHS[k % len(LOAD_PATHS)], k + 1
+                t = time.perf_counter()
+                try:
+                    r = await client.get(path)
+                    r.raise_for_status()
+                    latencies.append(time.perf_counter() - t)
+                except httpx.HTTPError as e:
+                    errors.append(f"{path}: {e!r}"[:200])
+
+        start = time.perf_counter()
+        await asyncio.wait_for(asyncio.gather(*(worker(i) for i in range(CONNECTIONS))), seconds + 30)
+        elapsed = time.perf_counter() - start
+    return latencies, errors, elapsed
+
+
+def load_test(res, seconds, work):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    argv = [BIN / "predictions", "serve", "--db", res["db"], "--port", str(port), "--content", res["content"],
+            "--resolutions", "/nonexistent"]
+    import httpx
+
+    with open(work / "serve.log", "w") as log:
+        server = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            for _ in range(600):
+                if server.poll() is not None:
+                    sys.exit(f"predictions serve exited {server.returncode}:\n{(work / 'serve.log').read_text()}")
+                try:
+                    if httpx.get(base + "/-/versions.json", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            else:
+                sys.exit("predictions serve did not answer within two minutes")
+            cpu = os.times()
+            lat, errors, elapsed = asyncio.run(drive(base, seconds))
+            cpu = sum(os.times()[:2]) - sum(cpu[:2])
+        finally:
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+    q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [lat[0] if lat else float("nan")] * 99
+    return dict(requests=len(lat) + len(errors), ok=len(lat), errors=len(errors), error_samples=errors[:5],
+                seconds=elapsed, rps=len(lat) / elapsed, p50=q[49], p90=q[89], p99=q[98],
+                max=max(lat, default=float("nan")), client_cpu=cpu)
+
+
+# ---------------------------------------------------------------- report
+
+
+def machine():
+    info = {"nproc": os.cpu_count(), "usable CPUs": len(os.sched_getaffinity(0))}
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    info["CPU"] = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
+                        if line.startswith("model name")), platform.processor() or "?")
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    m = re.search(r"MemTotal:\s+(\d+) kB", meminfo)
+    info["memory"] = f"{int(m[1]) / 1024 ** 2:.1f} GiB" if m else "?"
+    info["OS"] = platform.platform()
+    info["Python"] = platform.python_version()
+    info["SQLite"] = sqlite3.sqlite_version
+    for d in ("datasette", "markdown-it-py", "sqlite-utils", "httpx"):
+        info[d] = dist.version(d)
+    git = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True, text=True)
+    info["commit"] = git.stdout.strip() or "?"
+    info["load average (1, 5, 15 min) at the end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return info
+
+
+def verdict(ok):
+    return "met" if ok else "**missed**"
+
+
+def report(args, sizes, queries, limit, load, change, elapsed):
+    big = sizes[-1]
+    busy = args.load_before[0] > 0.5  # at the end the load includes this run
+    L = ["# Benchmark results", "",
+         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `benchmarks/run.py --sizes "
+         f"{','.join(str(s['size']) for s in sizes)} --runs {args.runs} --load-seconds {args.load_seconds}` "
+         f"in {elapsed / 60:.1f} min. Figures are medians over the runs unless marked otherwise. "
+         f"Corpora from `benchmarks/synth.py` (seed {SEED}); files and databases in {args.work} (tmpfs).", "",
+         "## Machine", ""]
+    L += [f"- {k}: {v}" for k, v in machine().items()]
+    L += [f"- load average at the start: {' '.join(f'{x:.2f}' for x in args.load_before)}"]
+    if busy:
+        L += ["", "**Other processes were using the CPUs during this run (see the load averages): the times are "
+              "pessimistic.**"]
+    L += ["", "## Build vs floor", "",
+          "The floor: a fresh Python process that reads every `.md` file, parses its body with "
+          "`predictions.markdown.parse` and nothing else, then inserts the built database's rows (same count "
+          "per table, no indexes, no FTS) with plain `sqlite3` `executemany` in one transaction. Loading those "
+          "rows from the built database is timed inside the process and subtracted. Peak RSS of each fresh "
+          f"build process from {'`/usr/bin/time -f %M`' if TIME.exists() else '`os.wait4`'}.", "",
+          "| posts | files | predictions | rows | build s | floor s (parse + insert) | build / floor | "
+          "predictions/s | peak RSS MB | builds (s) |",
+          "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for s in sizes:
+        L.append(f"| {s['size']:,} | {s['files']:,} | {s['predictions']:,} | {s['rows']:,} | {s['build']:.2f} | "
+                 f"{s['floor']:.2f} ({s['parse']:.2f} + {s['insert']:.2f}) | {s['ratio']:.2f}× | {s['rate']:,.0f} | "
+                 f"{s['rss']:.0f} | {', '.join(f'{b:.2f}' for b in s['builds'])} |")
+    growth = [(a, b, b["build"] / a["build"], b["floor"] / a["floor"]) for a, b in zip(sizes, sizes[1:], strict=False)]
+    if growth:
+        L += ["", "Growth: " + "; ".join(f"{b['size']:,} / {a['size']:,} posts: build {g:.2f}×, floor {f:.2f}×"
+                                         for a, b, g, f in growth) + "."]
+    L += ["", f"Rows per table at {big['size']:,} posts: " +
+          ", ".join(f"{k} {v:,}" for k, v in big["counts"].items()) + "."]
+    L += ["", "## One-post change", "",
+          f"Incremental reuse is **not implemented**: `predictions build` re-reads and rewrites everything. After "
+          f"appending a paragraph to `{change['post']}` the rebuild of {big['size']:,} posts took "
+          f"{change['wall']:.2f} s (one run; peak RSS {change['rss']:.0f} MB) against a full build median of "
+          f"{big['build']:.2f} s."]
+    L += ["", f"## Canned queries on the {big['size']:,}-post database", "",
+          "In-process `Datasette` built from `site_settings.datasette_kwargs` (immutable, metadata.yml, plugins/, "
+          f"the site's settings), `await ds.client.get(path)` with `_shape=array`, vs the same SQL on a plain "
+          f"`sqlite3` connection (immutable, same parameters: the empty string for every unset one, fetching at "
+          f"most max_returned_rows = {limit:,} + 1 rows as Datasette does). Median of 5–50 calls after a warm-up.",
+          "", "| query | case | rows | Datasette ms | sqlite3 ms | ratio | overhead ms |",
+          "|---|---|---:|---:|---:|---:|---:|"]
+    for q in queries:
+        L.append(f"| {q['query']} | {q['case']} | {q['rows']:,} | {q['datasette'] * 1e3:.1f} | {q['sqlite'] * 1e3:.1f} | "
+                 f"{q['ratio']:.2f}× | {(q['datasette'] - q['sqlite']) * 1e3:.1f} |")
+    L += ["", "Cases: " + "; ".join(f"{k}: {v or 'no parameters'}" for k, v in CASES.items()) +
+          f"; the search query always gets {SEARCH}."]
+    L += ["", "## Served site under load", "",
+          f"`predictions serve` (Datasette, the site's settings) as a subprocess; an async httpx client in this "
+          f"process with {CONNECTIONS} concurrent connections on loopback for {args.load_seconds} s, alternating "
+          f"{' and '.join(f'`{p}`' for p in LOAD_PATHS)}. Client and server share the machine's CPUs (the "
+          f"client used {load['client_cpu']:.1f} CPU-s).", "",
+          "| requests | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |", "|---:|---:|---:|---:|---:|---:|---:|",
+          f"| {load['requests']:,} | {load['rps']:.1f} | {load['p50'] * 1e3:.1f} | {load['p90'] * 1e3:.1f} | "
+          f"{load['p99'] * 1e3:.1f} | {load['max'] * 1e3:.1f} | {load['errors']} |"]
+    if load["error_samples"]:
+        L += ["", "Errors: " + "; ".join(f"`{e}`" for e in load["error_samples"])]
+    prev = sizes[-2] if len(sizes) > 1 else None
+    worst = max(queries, key=lambda q: q["datasette"])
+    worst_ratio = max(queries, key=lambda q: q["ratio"])
+    targets = [
+        (f"Build of {big['size']:,} posts ≤ 2× floor", f"{big['ratio']:.2f}×", big["ratio"] <= 2),
+        (f"Build of {big['size']:,} posts < 60 s", f"{big['build']:.1f} s", big["build"] < 60),
+        (f"Build of {big['size']:,} posts peak RSS < 300 MB", f"{big['rss']:.0f} MB", big["rss"] < 300),
+    ]
+    if prev:
+        k = big["size"] / prev["size"]
+        g = big["build"] / prev["build"]
+        targets.append((f"Build growth {big['size']:,} / {prev['size']:,} ≤ {1.1 * k:.1f}×", f"{g:.2f}×", g <= 1.1 * k))
+    targets += [
+        ("Every query median < 100 ms through Datasette", f"slowest {worst['query']} [{worst['case']}] "
+         f"{worst['datasette'] * 1e3:.1f} ms", worst["datasette"] < 0.1),
+        ("Every query ≤ 1.5× plain sqlite3", f"worst {worst_ratio['query']} [{worst_ratio['case']}] "
+         f"{worst_ratio['ratio']:.2f}×", worst_ratio["ratio"] <= 1.5),
+        ("Zero errors under load", str(load["errors"]), load["errors"] == 0),
+    ]
+    L += ["", "## Targets (issue 6)", "", "| target | measured | |", "|---|---|---|"]
+    L += [f"| {t} | {m} | {verdict(ok)} |" for t, m, ok in targets]
+    if big["size"] != 10000:
+        L += ["", f"The targets are stated for 10,000 posts; this run's largest size is {big['size']:,}."]
+    return "\n".join(L) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="100,1000,10000", help="forecast posts per corpus, comma separated")
+    ap.add_argument("--runs", type=int, default=3, help="runs of build and floor per size (medians are reported)")
+    ap.add_argument("--load-seconds", type=float, default=20)
+    ap.add_argument("--quick", action="store_true", help="CI smoke run: --sizes 100 --runs 1 --load-seconds 2")
+    ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    ap.add_argument("--work", type=Path, help="scratch folder (default: a new one in /dev/shm, removed at the end)")
+    ap.add_argument("--floor-child", nargs=3, metavar=("CONTENT", "ROWS_DB", "OUT_DB"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.floor_child:
+        return floor_child(*args.floor_child)
+    if args.quick:
+        args.sizes, args.runs, args.load_seconds = "100", 1, 2
+    shm, keep = Path("/dev/shm"), args.work is not None
+    work = args.work or Path(tempfile.mkdtemp(prefix="predictions-bench-", dir=shm if shm.is_dir() else None))
+    work.mkdir(parents=True, exist_ok=True)
+    args.work = work
+    start, args.load_before = time.perf_counter(), os.getloadavg()
+    try:
+        sizes = []
+        for n in sorted(int(s) for s in args.sizes.split(",")):
+            print(f"size {n}", flush=True)
+            sizes.append(bench_size(n, args.runs, work))
+        big = sizes[-1]
+        print(f"canned queries on {big['db']}", flush=True)
+        queries, limit = asyncio.run(bench_queries(big["db"]))
+        print(f"load test, {args.load_seconds} s", flush=True)
+        load = load_test(big, args.load_seconds, work)
+        print("one-post change", flush=True)
+        change = one_post_change(big, work)
+        args.out.write_text(report(args, sizes, queries, limit, load, change, time.perf_counter() - start))
+        print(f"wrote {args.out}")
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
