@@ -41,7 +41,10 @@ CONNECTIONS = 16
 CASES = {"unfiltered": {}, "year+tag": {"year": "2020", "tag": "agents"}}
 SEARCH = {"q": "agents"}  # MATCH '' is an FTS5 syntax error, so the search query always gets a word
 FTS_PREFIX = "predictions_fts"
+NOTES = "\n<!-- notes: kept by run.py -->\n"  # RESULTS.md from this line on is written by hand and kept
 TIME = Path("/usr/bin/time")  # Debian package time
+RSS_HOW = ("`/usr/bin/time -f %M`" if TIME.exists() else
+           "`os.wait4` (an upper bound: it counts the pages the child shared with this process before exec)")
 
 
 def median(xs):
@@ -338,7 +341,7 @@ def report(args, sizes, queries, limit, load, change, elapsed):
           "`predictions.markdown.parse` and nothing else, then inserts the built database's rows (same count "
           "per table, no indexes, no FTS) with plain `sqlite3` `executemany` in one transaction. Loading those "
           "rows from the built database is timed inside the process and subtracted. Peak RSS of each fresh "
-          f"build process from {'`/usr/bin/time -f %M`' if TIME.exists() else '`os.wait4`'}.", "",
+          f"build process from {RSS_HOW}.", "",
           "| posts | files | predictions | rows | build s | floor s (parse + insert) | build / floor | "
           "predictions/s | peak RSS MB | builds (s) |",
           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
@@ -436,7 +439,9 @@ def main():
         load = load_test(big, args.load_seconds, work)
         print("one-post change", flush=True)
         change = one_post_change(big, work)
-        args.out.write_text(report(args, sizes, queries, limit, load, change, time.perf_counter() - start))
+        text = report(args, sizes, queries, limit, load, change, time.perf_counter() - start)
+        old = args.out.read_text() if args.out.exists() else ""
+        args.out.write_text(text + (NOTES + old.split(NOTES, 1)[1] if NOTES in old else ""))
         print(f"wrote {args.out}")
     finally:
         if not keep:
