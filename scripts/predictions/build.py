@@ -68,8 +68,11 @@ class Corpus:
         return [p for e in self.entries if e.extraction for p in e.extraction.predictions]
 
 
-def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, progress=None, build_date=None):
-    """Read every post under the content roots, and the resolutions; raise InputError on bad input."""
+def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, progress=None, build_date=None,
+            cache=None):
+    """Read every post under the content roots, and the resolutions; raise InputError on bad input.
+
+    With a cache.Cache, unchanged posts' per-post work is reused instead of parsed again."""
     report = Report()
     sites = [load_site(root, base_url=base_url) for root in content_roots]
     files = [(site, path, rel) for site in sites for path, rel in discover(site.content_root)]
@@ -92,9 +95,9 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
         if reviews.looks_like_review(e.post.body):
             review_candidates.append(e)
         else:
-            read_predictions(e, report)
+            read_predictions(e, report, cache)
     for e in review_candidates:
-        read_review(e, by_path, report)
+        read_review(e, by_path, report, cache)
     check_unique_predictions(entries, report)
     report.raise_errors()
     known = {p.id: p for e in entries if e.extraction for p in e.extraction.predictions}
@@ -107,27 +110,45 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
     return Corpus(sites, entries, merged, conditions, report, skipped, build_date or dt.date.today())
 
 
-def read_predictions(entry, report):
+def read_predictions(entry, report, cache=None):
     post = entry.post
-    bare = bool(post.meta.get("forecasts")) or "Probability" in post.body
-    entry.extraction, _ = extract(entry.id, post.shown, post.body, post.body_line, report, bare=bare)
+    entry.extraction = cache.get(entry, "forecast") if cache else None
+    if entry.extraction is None:
+        bare = bool(post.meta.get("forecasts")) or "Probability" in post.body
+        entry.extraction, _ = extract(entry.id, post.shown, post.body, post.body_line, report, bare=bare)
+        if cache:
+            cache.put(entry, "forecast", entry.extraction)
     if entry.extraction.predictions:
         entry.kind = "forecast"
+    post.body = None  # read: the text is not needed again
 
 
-def read_review(entry, by_path, report):
-    """A post with verdicts grades the first forecast post it links; without one it is an article."""
+def review_work(entry):
+    """What a review post says on its own: sections, references, linked post paths, verdicts, problems."""
     post, own = entry.post, Report()
-    entry.extraction, tokens = extract(entry.id, post.shown, post.body, post.body_line, own, scan=False)
-    hrefs = [r.url for r in entry.extraction.references if r.kind == "inline"]
-    targets = [by_path.get((entry.site.id, p)) for p in reviews.linked_paths(post.body, entry.site.base_url, hrefs)]
+    extraction, tokens = extract(entry.id, post.shown, post.body, post.body_line, own, scan=False)
+    hrefs = [r.url for r in extraction.references if r.kind == "inline"]
+    paths = reviews.linked_paths(post.body, entry.site.base_url, hrefs)
+    verdicts = reviews.read_verdicts(tokens, extraction.sections, post.body_line, post.shown, own)
+    return extraction, paths, verdicts, own.errors
+
+
+def read_review(entry, by_path, report, cache=None):
+    """A post with verdicts grades the first forecast post it links; without one it is an article."""
+    work = cache.get(entry, "review") if cache else None
+    if work is None:
+        work = review_work(entry)
+        if cache and not work[3]:
+            cache.put(entry, "review", work)
+    extraction, paths, verdicts, errors = work
+    targets = [by_path.get((entry.site.id, p)) for p in paths]
     target = next((t for t in targets if t and t.kind == "forecast"), None)
     if target is None:
-        return read_predictions(entry, report)
-    report.errors += own.errors
-    entry.kind, entry.reviews_post_id = "review", target.id
-    verdicts = reviews.read_verdicts(tokens, entry.extraction.sections, post.body_line, post.shown, report)
-    entry.verdicts = reviews.match(verdicts, target.extraction.predictions, post.shown, report)
+        return read_predictions(entry, report, cache)
+    report.errors += errors
+    entry.extraction, entry.kind, entry.reviews_post_id = extraction, "review", target.id
+    entry.verdicts = reviews.match(verdicts, target.extraction.predictions, entry.post.shown, report)
+    entry.post.body = None
 
 
 def warn_ungraded(entries, resolutions, report):

@@ -8,6 +8,7 @@ import click
 
 from . import build as pipeline
 from . import database
+from .cache import Cache, cache_path
 from .errors import InputError
 from .resolutions import JUDGES
 from .resolve import record
@@ -27,11 +28,11 @@ def content_option(f):
     return f
 
 
-def collect(content, resolutions, drafts, base_url, quiet=True):
+def collect(content, resolutions, drafts, base_url, quiet=True, cache=None):
     roots = [Path(c) for c in content] or [pipeline.default_content()]
     progress = None if quiet else show_progress
     try:
-        return pipeline.collect(roots, resolutions, drafts=drafts, base_url=base_url, progress=progress)
+        return pipeline.collect(roots, resolutions, drafts=drafts, base_url=base_url, progress=progress, cache=cache)
     except InputError as e:
         for problem in e.problems:
             click.echo(f"error: {problem}", err=True)
@@ -76,16 +77,20 @@ def cli():
 @content_option
 @click.option("--db", "db_path", default=str(ROOT / "data.db"), show_default=True, type=click.Path(dir_okay=False))
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
-def build(content, resolutions, drafts, base_url, db_path, quiet):
+@click.option("--full", is_flag=True, help="Parse every post again instead of reusing unchanged posts' work.")
+def build(content, resolutions, drafts, base_url, db_path, quiet, full):
     """Read the posts and resolutions and write the database (replaced only if everything succeeded)."""
-    corpus = collect(content, resolutions, drafts, base_url, quiet)
+    cache = Cache(cache_path(db_path), enabled=not full)
+    corpus = collect(content, resolutions, drafts, base_url, quiet, cache)
     database.write(db_path, pipeline.rows(corpus))
+    cache.save()
     if not quiet:
         for _kind, problem in corpus.report.warnings:
             click.echo(f"warning: {problem}", err=True)
     click.echo(f"wrote {db_path}")
     for line in summary(corpus):
         click.echo(line)
+    click.echo(f"incremental: reused the parsed work of {cache.hits} unchanged posts, parsed {cache.misses}")
 
 
 @cli.command()
