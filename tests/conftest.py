@@ -55,3 +55,72 @@ def write_site(root, posts, base_url="https://example.org/"):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(text if isinstance(text, bytes) else text.encode())
     return root / "content"
+
+
+# ---------------------------------------------------------------- reliability figures (issue 7)
+# Tests record what they tried; when the run ends its figures become build/reliability.json and, after a passing
+# run that produced every section, docs/reliability.md is rewritten from them (between its FIGURES markers), so
+# its numbers are never typed. Each run keeps its figures in a file of its own until it ends: runs of the suite
+# side by side in one checkout never mix their figures.
+
+FIGURES = ROOT / "build" / "reliability.json"
+RELIABILITY_DOC = ROOT / "docs" / "reliability.md"
+FIGURE_SECTIONS = ("bad_inputs", "hostile_sizes", "crashes", "fuzz", "site", "load")
+# Tests each of whose cases is one bad input answered with a message (counted as "bad inputs tried").
+BAD_INPUT_TESTS = {
+    "test_bad_input_names_file_and_line_and_leaves_db_untouched": "posts",
+    "test_duplicate_prediction_ids": "posts",
+    "test_empty_file_is_a_post_without_predictions": "posts",
+    "test_crlf_and_bom_simply_work": "posts",
+    "test_bad_resolution_file": "resolution files",
+    "test_verdict_matching_nothing_is_an_error": "review verdicts",
+    "test_more_bad_posts": "posts",
+    "test_inputs_that_must_simply_work": "posts",
+    "test_special_files_are_reported_not_read": "posts",
+    "test_post_over_the_size_limit_is_refused_unread": "posts",
+    "test_more_bad_resolution_files": "resolution files",
+}
+DOC_TEST = "test_reliability_doc_quotes_figures_rendered_from_the_tests"
+_bad_inputs_passed, _failed = [], []
+
+
+def session_figures():
+    import os
+
+    return FIGURES.with_name(f".reliability-{os.getpid()}.json")
+
+
+def record_figures(section, **figures):
+    """Merge figures into this run's figures under section."""
+    import json
+
+    path = session_figures()
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.setdefault(section, {}).update(figures)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def pytest_sessionstart(session):
+    session_figures().unlink(missing_ok=True)  # figures describe one run, never a mix of runs
+
+
+def pytest_runtest_logreport(report):
+    name = report.nodeid.split("::")[-1].split("[")[0]
+    if report.when == "call" and report.passed and name in BAD_INPUT_TESTS:
+        _bad_inputs_passed.append(BAD_INPUT_TESTS[name])
+    if report.failed:
+        _failed.append(name)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _bad_inputs_passed:
+        kinds = {k: _bad_inputs_passed.count(k) for k in sorted(set(_bad_inputs_passed))}
+        record_figures("bad_inputs", tried=len(_bad_inputs_passed), by_kind=kinds)
+    if not session_figures().exists():
+        return
+    session_figures().replace(FIGURES)
+    if exitstatus == 0 or set(_failed) == {DOC_TEST}:  # (a failing document check: it is stale, rewrite it)
+        from reliability_doc import update
+
+        update(FIGURES, RELIABILITY_DOC, FIGURE_SECTIONS)

@@ -18,7 +18,7 @@ from . import markdown as md
 from .markers import find_markers
 
 LEADING_JUNK = re.compile(r"^[\s,;:.)\\]+")
-TRAILING_JUNK = re.compile(r"[\s,;:\\(]+$")
+TRAILING_JUNK = re.compile(r"(?<![\s,;:\\(])[\s,;:\\(]+$")
 
 
 @dataclass
@@ -248,7 +248,7 @@ class Extractor:
                 self.footnote_inlines.add(id(inline))
                 found = md.child_links(inline.children if inline else [])
                 url, title = found[0] if found else (None, md.inline_text(inline.children if inline else []).strip())
-                line = self.body_line + inline.map[0] if inline else self.body_line
+                line = self.body_line + inline.map[0] if inline and inline.map else self.body_line  # ^[inline] has no map
                 if label not in defined:
                     defined[label] = Reference(f"{self.post_id}/fn/{label}", "footnote", label, title or None, url, line)
                     self.out.references.append(defined[label])

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 from markdown_it import MarkdownIt
 from mdit_py_plugins.footnote import footnote_plugin
 
-FOOTNOTE_CITE = re.compile(r"\[\^([^\]\s]+)\]")
-HEADING_ID = re.compile(r"\s*\{#(?P<id>[\w-]+)\}\s*$")
+FOOTNOTE_CITE = re.compile(r"\[\^([^\]\s\[]+)\]")
+HEADING_ID = re.compile(r"(?<!\s)\s*\{#(?P<id>[\w-]+)\}\s*$")
 ADMONITION = re.compile(r"^\s*\[!(?P<kind>\w+)\]\s*")
 SPACES = re.compile(r"\s+")
 

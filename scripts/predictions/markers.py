@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 MARKER = re.compile(
-    r"(?P<open>\(\s*)?"
+    r"(?P<open>\(\s*+)?"
     r"(?P<em>[_*]{1,3})?"
-    r"(?P<word>(?<![A-Za-z0-9])Probability)[_*]{0,3}\s*:\s*[_*]{0,3}[ \t]*"
-    r"(?P<value>[^\n_*()]*?)"
-    r"[ \t]*(?:[_*]{1,3}|$|(?=[)\n]))"
+    r"(?P<word>(?<![A-Za-z0-9])Probability)[_*]{0,3}\s*+:(?:\s*+(?!\()|\s*(?=\n))[_*]{0,3}[ \t]*+"
+    r"(?P<value>(?:[^\n_*()P]|P(?!robability))*+)"  # possessive, and never across another marker: linear time
+    r"(?:[_*]{1,3}|$|(?=[)\n]|Probability))"
     r"(?:[ \t]*(?P<close>\)))?",
     re.MULTILINE,
 )
-BARE = re.compile(r"\(\s*(?P<value>\d+(?:\.\d+)?\s*%)\s*\)\s*[.,;:!]?\s*$")
+BARE = re.compile(r"\(\s*(?P<value>\d+(?:\.\d+)?\s*%)\s*\)\s*+[.,;:!]?\s*+$")
 PERCENT = re.compile(r"^(?P<num>-?\d+(?:\.\d+)?)\s*%$")
 DECIMAL = re.compile(r"^(?:0?\.\d+|[01](?:\.\d+)?)$")
 HELP = "write it as a percent (70%), a decimal between 0 and 1 (0.7) or 50/50"

@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 JEKYLL_POST = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})-(?P<slug>.+)$")
-TAG_GROUP = re.compile(r"^\s+#\s*(?P<group>.+?)\s*$")
+TAG_GROUP = re.compile(r"^\s+#\s*(?P<group>.+?)(?:(?<=\S)\s*+|(?<!\S))$")
 TAG_ITEM = re.compile(r"^\s+-\s")
 TOP_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:")
 MAX_BYTES = 5 * 1024 * 1024
@@ -46,6 +46,8 @@ def discover(content_root):
     root = Path(content_root)
     for path in sorted(root.rglob("*.md")):
         rel = path.relative_to(root)
+        if path.is_dir():
+            continue  # a folder named like a post ("notes.md/") holds pages, it is not one
         if path.name == "_index.md" or any(p.startswith((".", "_")) and p != "_posts" for p in rel.parts[:-1]):
             continue
         if path.name != "index.md" and (path.parent / "index.md").exists() and path.parent != root:
@@ -121,9 +123,21 @@ def display(path):
 def read_post(path, rel_path, report):
     """Read one file into a Post, or report why it cannot be read and return None."""
     shown = display(path)
-    data = path.read_bytes()
-    if len(data) > MAX_BYTES:
-        report.error(shown, None, f"file is {len(data):,} bytes, over the {MAX_BYTES:,}-byte limit for a post: split it")
+    try:
+        if not path.is_file():
+            report.error(shown, None, "not a regular file (a pipe, device or broken link?): remove it")
+            return None
+        size = path.stat().st_size  # checked before reading, so a huge file is never loaded
+        data = path.read_bytes() if size <= MAX_BYTES else None
+    except OSError as e:
+        report.error(shown, None, f"cannot read the file ({e.strerror or e}): check its permissions")
+        return None
+    if data is None or len(data) > MAX_BYTES:  # (it may have grown after the stat)
+        size = size if data is None else len(data)
+        report.error(shown, None, f"file is {size:,} bytes, over the {MAX_BYTES:,}-byte limit for a post: split it")
+        return None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        report.error(shown, 1, "file is UTF-16, not UTF-8: save it as UTF-8")
         return None
     if b"\0" in data:
         report.error(shown, None, "file is binary, not Markdown: remove it or rename it so it does not end in .md")
@@ -158,9 +172,14 @@ def parse_front_matter(fmt, front, rel_path, report):
         line = mark.line + 2 if mark else 1
         report.error(rel_path, line, f"front matter is not valid YAML ({getattr(e, 'problem', e)}): fix the syntax")
         return None
-    except tomllib.TOMLDecodeError as e:
-        line = (getattr(e, "lineno", None) or 0) + 1
+    except tomllib.TOMLDecodeError as e:  # Python 3.11 gives the place only in the message
+        where = getattr(e, "lineno", None) or (int(m[1]) if (m := re.search(r"at line (\d+)", str(e))) else None)
+        line = (where or front.count("\n") + 1) + 1
         report.error(rel_path, line, f"front matter is not valid TOML ({e}): fix the syntax")
+        return None
+    except (ValueError, RecursionError) as e:  # a value YAML cannot build (2030-13-45), or nesting too deep
+        reason = "nested too deeply" if isinstance(e, RecursionError) else e
+        report.error(rel_path, 2, f"front matter is not valid {fmt.upper()} ({reason}): fix the values")
         return None
     if meta is None:
         return {}
@@ -170,9 +189,44 @@ def parse_front_matter(fmt, front, rel_path, report):
     return meta
 
 
+SCALAR = (str, int, float, dt.date, dt.time)  # bool is an int; datetime a date
+SHAPES = {
+    "title": "a single value: write `title: text`", "slug": "a single value: write `slug: text`",
+    "url": "a single value: write `url: /path/`", "date": "a date: write it as YYYY-MM-DD",
+    "resolves_by": "a date: write it as YYYY-MM-DD", "draft": "true or false: write `draft: true`",
+    "tags": "a list of names: write `tags: [a, b]` or one `- name` line each",
+    "series": "a list of names: write `series: [a]`",
+    "authors": "a list of names, or of `name:`/`link:`/`image:` entries",
+}
+
+
+def shape_ok(key, value):
+    if key == "draft":
+        return isinstance(value, bool)
+    if key in ("tags", "series"):
+        return isinstance(value, list) and all(isinstance(x, SCALAR) for x in value)
+    if key == "authors":
+        return isinstance(value, list) and all(isinstance(a, SCALAR) or isinstance(a, dict) and all(
+            isinstance(a.get(k), (*SCALAR, type(None))) for k in ("name", "link", "image")) for a in value)
+    return isinstance(value, SCALAR)
+
+
+def kind(key, value):
+    if isinstance(value, list) and key in ("tags", "series", "authors"):
+        return "a list holding a list or mapping"
+    names = {bool: "true/false", str: "text", list: "a list", dict: "a mapping", int: "a number", float: "a number"}
+    return names.get(type(value), "a date" if isinstance(value, dt.date | dt.time) else type(value).__name__)
+
+
 def finish(post, report):
     """Apply slug/url/date from the front matter, checking what a user can get wrong."""
     meta = post.meta
+    wrong = [k for k in SHAPES if meta.get(k) is not None and not shape_ok(k, meta[k])]
+    for key in wrong:  # the message never quotes the value: it may be huge (YAML aliases)
+        report.error(post.shown, post.meta_lines.get(key),
+                     f"front matter `{key}` is {kind(key, meta[key])}, not {SHAPES[key]}")
+    if wrong:
+        return None
     if meta.get("slug"):
         post.slug = str(meta["slug"])
         post.url_path = "/".join(post.url_path.rstrip("/").split("/")[:-1] + [post.slug]) + "/"

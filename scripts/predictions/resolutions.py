@@ -76,7 +76,8 @@ class FileReader:
     def read(self):
         try:
             root = yaml.compose(self.path.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader)
-        except (yaml.YAMLError, UnicodeDecodeError) as e:
+        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as e:
+            e = "nested too deeply" if isinstance(e, RecursionError) else e
             mark = getattr(e, "problem_mark", None)
             self.report.error(display(self.path), mark.line + 1 if mark else None,
                               f"not a valid YAML resolution file ({getattr(e, 'problem', e)}): fix the syntax")
@@ -111,12 +112,16 @@ class FileReader:
         if not isinstance(node, yaml.MappingNode):
             self.error(node, f"{what} must be a mapping of `key: value` lines")
             return None
-        seen = {}
+        seen, kept = {}, []
         for k, v in node.value:
+            if not isinstance(k, yaml.ScalarNode):
+                self.error(k, f"{what} has a key that is a list or mapping: write `name: value` lines")
+                continue
             if not pairs and k.value in seen:
                 self.error(k, f"key {k.value!r} is written twice: keep one")
             seen[k.value] = (k, v)
-        return node.value if pairs else seen
+            kept.append((k, v))
+        return kept if pairs else seen
 
     def entry(self, pid, key_node, node, conditions):
         fields = self.mapping(node, f"the entry for {pid}")
@@ -125,6 +130,9 @@ class FileReader:
         for name, (k, _) in fields.items():
             if name not in FIELDS:
                 self.error(k, f"unknown field {name!r} for {pid}: use {', '.join(FIELDS)}")
+            elif name != "evidence" and not isinstance(fields[name][1], yaml.ScalarNode):
+                self.error(k, f"`{name}` of {pid} must be a single value, not a list or mapping")
+                return None
         line = key_node.start_mark.line + 1
         r = Resolution(prediction_id=pid, outcome="open", source="file", source_path=self.rel, source_line=line)
         if "condition" in fields:
@@ -188,7 +196,7 @@ class FileReader:
         for item in items:
             if isinstance(item, yaml.ScalarNode):
                 found.append(Evidence(item.value))
-            elif isinstance(item, yaml.MappingNode):
+            elif isinstance(item, yaml.MappingNode) and all(isinstance(n, yaml.ScalarNode) for kv in item.value for n in kv):
                 d = {k.value: v.value for k, v in item.value}
                 if not d.get("url"):
                     self.error(item, f"evidence of {pid} needs a `url:`")

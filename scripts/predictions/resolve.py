@@ -1,6 +1,7 @@
 """`predictions resolve`: record a resolution in the post's resolution file, keeping its comments and order."""
 
 import datetime as dt
+import os
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -51,6 +52,15 @@ def record(folder, prediction_id, outcome, value=None, note=None, sources=(), on
                 item = CommentedMap()
                 item["url"] = url
                 evidence.append(item)
-    with path.open("w", encoding="utf-8") as f:
-        yaml.dump(data, f)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # written whole, then renamed over the file:
+    try:  # a crash leaves the old file or the new one, never half of it
+        with tmp.open("w", encoding="utf-8") as f:
+            yaml.dump(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path

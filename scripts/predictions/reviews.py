@@ -18,10 +18,11 @@ from .markers import find_markers, read_value
 REF = re.compile(r"""\{\{[<%]\s*(?:rel)?ref\s+"?(?P<path>[^"\s>%]+)"?\s*[>%]\}\}""")
 VERDICT_HEADING = re.compile(r"^Verdict\s*:\s*(?P<words>.+)$", re.IGNORECASE)
 VERDICT_ITEM = re.compile(
-    r"^\*\*(?P<claim>.+?)\s*\((?P<p>[^()]*?(?:%|50/50))\)\s*:?\s*\*\*\s*:?\s*(?P<verdict>[^\n]*?)\\?$", re.MULTILINE
+    r"^\*\*(?P<claim>.+?)(?:(?<=\S)\s*+|(?<!\S))\((?P<p>[^()]*?(?:%|50/50))\)\s*+:?\s*+\*\*\s*+:?\s*+"
+    r"(?P<verdict>[^\n]*?)\\?$", re.MULTILINE
 )
 RESTATED = re.compile(r"\*\*Prediction:?\*\*:?\s*(?P<text>.+?)\\?$", re.MULTILINE)
-HINT = re.compile(r"^#+\s*Verdict\s*:|^\s*[-*+]\s+\*\*.+\(\s*[\d.]+\s*%\s*\)\s*:?\*\*", re.MULTILINE | re.IGNORECASE)
+HINT = re.compile(r"^#+\s*Verdict\s*:|^[^\S\n]*[-*+]\s+\*\*.+\(\s*[\d.]+\s*%\s*\)\s*:?\*\*", re.MULTILINE | re.IGNORECASE)
 EMOJI = {"✅": "true", "✔": "true", "❌": "false", "✖": "false", "⚠": "open", "⏳": "open", "❓": "open"}
 WORDS = {
     "correct": "true", "right": "true", "yes": "true", "true": "true",
@@ -89,7 +90,7 @@ def read_verdicts(tokens, sections, body_line, rel_path, report):
     i = 0
     while i < len(tokens):
         t = tokens[i]
-        if t.type == "heading_open":
+        if t.type == "heading_open" and t.level == 0:  # the sections: headings nested in a list or quote are not
             section = sections[n_heading]
             n_heading += 1
             heads.append(section)
@@ -127,7 +128,7 @@ def heading_verdict(tokens, i, section, heads, words, body_line, rel_path, repor
     explanation, j = [], i + 3
     while j < len(tokens) and tokens[j].type != "heading_open":
         if tokens[j].type == "inline" and tokens[j].map:
-            explanation.append(tokens[j].content)
+            explanation.append(tokens[j])
         j += 1
     return make(section.line, words, claim, percent, graded.title if graded else None, section.anchor,
                 explanation, rel_path, report)
@@ -143,11 +144,24 @@ def item_verdict(tokens, i, inline, m, section, body_line, rel_path, report):
         if t.type in ("bullet_list_open", "ordered_list_open"):
             j = block_end(tokens, j)
         elif t.type == "inline" and t is not inline:
-            rest.append(t.content)
+            rest.append(t)
         j += 1
     claim = re.sub(r"^[.…\s]+", "", m["claim"])
     return make(body_line + inline.map[0], m["verdict"], claim, percent, section.title if section else None,
                 section.anchor if section else "", rest, rel_path, report)
+
+
+def explain(parts):
+    """(plain text, links) of an explanation: Markdown strings are parsed, inline tokens used as parsed."""
+    texts, links = [], []
+    for part in parts:
+        if isinstance(part, str):
+            text, found = md.digest(part)
+        else:
+            text, found = md.inline_text(part.children).strip(), md.child_links(part.children)
+        texts.append(text)
+        links += found
+    return md.SPACES.sub(" ", " ".join(t for t in texts if t)).strip(), links
 
 
 def make(line, words, claim, percent, section_title, anchor, explanation, rel_path, report):
@@ -156,7 +170,7 @@ def make(line, words, claim, percent, section_title, anchor, explanation, rel_pa
         report.error(rel_path, line, f"cannot read verdict {clean_words(words)!r}: end it with ✅ (happened), "
                      "❌ (did not) or ⚠️ (still open), or use Correct / Miss / TBD")
         return None
-    note, links = md.digest("\n\n".join(e.strip() for e in explanation if e.strip()))
+    note, links = explain(explanation)
     evidence = [(href, title) for href, title in links if href.startswith(("http://", "https://"))]
     return Verdict(line, clean_words(words), outcome, md.plain(claim), percent, section_title, anchor, note, evidence)
 

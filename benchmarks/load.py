@@ -1,0 +1,146 @@
+"""Load on the served site, loopback only: connections hammering the heaviest canned queries, plus a burst of
+slow arbitrary queries (a recursive CTE that only the SQL time limit stops). Prints requests/s, latency
+percentiles and errors; --json writes the figures.
+
+    .venv/bin/predictions serve --port 8001 &
+    .venv/bin/python benchmarks/load.py --url http://127.0.0.1:8001 --seconds 30
+
+An error is a canned-query request that did not answer 200 with JSON (or failed at the HTTP level). A slow
+query is expected to be stopped by the time limit (HTTP 400 "SQL query took too long"); any other answer to
+it is counted apart. Stdlib asyncio and httpx; bounded: at most 120 s, 64 connections, 32 slow queries.
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from urllib.parse import urlsplit
+
+import httpx
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+SLOW_SQL = "with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c -- {}"
+LIMITS = {"seconds": 120, "connections": 64, "slow": 32}
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return 0.0
+    k = min(len(sorted_values) - 1, max(0, round(p / 100 * (len(sorted_values) - 1))))
+    return sorted_values[k]
+
+
+async def heaviest(client, count):
+    """The `count` canned queries that take longest (best of two runs each), as JSON paths."""
+    queries = (await client.get("/data.json")).json()["queries"]
+    timed = []
+    for q in queries:
+        path = f"/data/{q['name']}.json?_shape=array"
+        best = float("inf")
+        for _ in range(2):
+            start = time.perf_counter()
+            response = await client.get(path)
+            best = min(best, time.perf_counter() - start)
+            if response.status_code != 200:
+                raise SystemExit(f"canned query {q['name']} answers HTTP {response.status_code}: {response.text[:300]}")
+        timed.append((best, q["name"], path))
+    timed.sort(reverse=True)
+    return [(name, path) for _, name, path in timed[:count]]
+
+
+async def canned_worker(client, paths, offset, deadline, out):
+    i = offset
+    while time.perf_counter() < deadline:
+        path = paths[i % len(paths)]
+        i += 1
+        start = time.perf_counter()
+        try:
+            response = await client.get(path)
+            ok = response.status_code == 200 and response.headers.get("content-type", "").startswith("application/json")
+            if ok:
+                response.json()  # must parse
+            problem = None if ok else f"{path}: HTTP {response.status_code} {response.text[:120]!r}"
+        except (httpx.HTTPError, ValueError) as e:
+            problem = f"{path}: {type(e).__name__}: {e}"
+        out["latencies"].append(time.perf_counter() - start)
+        if problem:
+            out["errors"].append(problem)
+
+
+async def slow_burst(client, count, delay, out):
+    await asyncio.sleep(delay)
+
+    async def one(k):
+        try:
+            response = await client.get("/data.json", params={"sql": SLOW_SQL.format(k)})
+            stopped = response.status_code == 400 and "too long" in response.text
+            out["slow_stopped" if stopped else "slow_other"].append(response.status_code)
+        except httpx.HTTPError as e:
+            out["slow_other"].append(type(e).__name__)
+
+    await asyncio.gather(*(one(k) for k in range(count)))
+
+
+async def run(url, seconds, connections, queries, slow, slow_at):
+    timeout = httpx.Timeout(60.0)
+    canned_limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    slow_limits = httpx.Limits(max_connections=max(slow, 1))  # its own connections: the canned ones stay busy
+    async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=canned_limits) as client, \
+            httpx.AsyncClient(base_url=url, timeout=timeout, limits=slow_limits) as slow_client:
+        chosen = await heaviest(client, queries)
+        out = {"latencies": [], "errors": [], "slow_stopped": [], "slow_other": []}
+        start = time.perf_counter()
+        deadline = start + seconds
+        tasks = [canned_worker(client, [p for _, p in chosen], k, deadline, out) for k in range(connections)]
+        if slow:
+            tasks.append(slow_burst(slow_client, slow, slow_at * seconds, out))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    lat = sorted(out["latencies"])
+    return {
+        "url": url, "connections": connections, "seconds": seconds, "elapsed_s": round(elapsed, 2),
+        "queries": [name for name, _ in chosen],
+        "canned_requests": len(lat), "canned_errors": len(out["errors"]), "error_samples": out["errors"][:5],
+        "rps": round(len(lat) / elapsed, 1),
+        "p50_s": round(percentile(lat, 50), 4), "p95_s": round(percentile(lat, 95), 4),
+        "p99_s": round(percentile(lat, 99), 4), "max_s": round(lat[-1] if lat else 0.0, 4),
+        "slow_sent": slow, "slow_stopped": len(out["slow_stopped"]), "slow_other": len(out["slow_other"]),
+    }
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--url", default="http://127.0.0.1:8001", help="the served site (loopback only)")
+    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--queries", type=int, default=4, help="how many of the heaviest canned queries to load")
+    ap.add_argument("--slow", type=int, default=6, help="slow arbitrary queries sent at once (0: none)")
+    ap.add_argument("--slow-at", type=float, default=0.3, help="when the burst starts, as a fraction of the run")
+    ap.add_argument("--json", help="write the figures to this file")
+    args = ap.parse_args(argv)
+    host = urlsplit(args.url).hostname
+    if host not in LOOPBACK:
+        ap.error(f"refusing to load {host!r}: loopback only ({', '.join(sorted(LOOPBACK))})")
+    for name, cap in LIMITS.items():
+        if not 0 <= getattr(args, name) <= cap:
+            ap.error(f"--{name} must be between 0 and {cap}")
+    if args.connections < 1 or args.seconds <= 0:
+        ap.error("--connections and --seconds must be positive")
+    figures = asyncio.run(run(args.url, args.seconds, args.connections, args.queries, args.slow, args.slow_at))
+    f = figures
+    print(f"{f['connections']} connections, {f['elapsed_s']} s, canned queries: {', '.join(f['queries'])}")
+    print(f"canned: {f['canned_requests']:,} requests, {f['rps']:,.1f}/s, errors {f['canned_errors']}")
+    print("latency: " + ", ".join(f"{k[:-2]} {f[k] * 1000:.1f} ms" for k in ("p50_s", "p95_s", "p99_s", "max_s")))
+    print(f"slow queries: {f['slow_sent']} sent, {f['slow_stopped']} stopped by the time limit, "
+          f"{f['slow_other']} other answers")
+    for e in f["error_samples"]:
+        print(f"  error: {e}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(figures, fh, indent=2)
+    return 1 if f["canned_errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
