@@ -59,12 +59,12 @@ def write_site(root, posts, base_url="https://example.org/"):
 
 # ---------------------------------------------------------------- reliability figures (issue 7)
 # Tests record what they tried; when the run ends its figures become build/reliability.json and, after a passing
-# run that produced every section, docs/reliability.md is rewritten from them (between its FIGURES markers), so
-# its numbers are never typed. Each run keeps its figures in a file of its own until it ends: runs of the suite
+# run that produced every section, the README's reliability section is rewritten from them (between its FIGURES
+# markers), so its numbers are never typed. Each run keeps its figures in a file of its own until it ends: runs of the suite
 # side by side in one checkout never mix their figures.
 
 FIGURES = ROOT / "build" / "reliability.json"
-RELIABILITY_DOC = ROOT / "docs" / "reliability.md"
+RELIABILITY_DOC = ROOT / "README.md"  # its "Reliability and security" section
 FIGURE_SECTIONS = ("bad_inputs", "hostile_sizes", "crashes", "fuzz", "site", "load")
 # Tests each of whose cases is one bad input answered with a message (counted as "bad inputs tried").
 BAD_INPUT_TESTS = {

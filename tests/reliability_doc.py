@@ -1,4 +1,4 @@
-"""docs/reliability.md's figures, written from build/reliability.json (which the tests fill in).
+"""The README's reliability figures, written from build/reliability.json (which the tests fill in).
 
 The block between START and END is generated: a table of the figures, and the JSON they came from (so a
 test can check that the prose was rendered from it, never typed).

@@ -435,7 +435,7 @@ def test_resolve_killed_while_writing_keeps_the_old_file_or_the_new_one(tmp_path
 
 
 def test_reliability_doc_quotes_figures_rendered_from_the_tests():
-    """docs/reliability.md's block is rendered from the JSON the tests wrote, never typed (conftest rewrites it
+    """The README's figures block is rendered from the JSON the tests wrote, never typed (conftest rewrites it
     after a passing run that produced every section)."""
     text = RELIABILITY_DOC.read_text()
     assert START in text
