@@ -345,6 +345,70 @@ async def test_the_real_corpus(corpus_db):
     assert {(r["stated_percent"], r["outcome"]): r["n"] for r in dist}[(100.0, "true")] == 4
 
 
+FILTERS = [
+    (dict(year="2099"), lambda i: i["year"] == 2099),
+    (dict(tag="beta"), lambda i: "beta" in i["tags"]),
+    (dict(post="Predictions 2020", author="ann"), lambda i: i["post"] == "predictions-2020"),
+    (dict(tag="shared", author="Bob"), lambda i: "Bob" in i["authors"]),
+    (dict(year="2020", tag="beta"), lambda i: False),
+]
+
+
+@pytest.mark.parametrize("params, keep", FILTERS, ids=[str(p) for p, _ in FILTERS])
+async def test_filters_narrow_every_query(fixture_db, params, keep):
+    """post, year, tag and author keep the same predictions in every query, and the numbers follow them."""
+    ds = await site(fixture_db)
+    items = [i for i in fixture_items() if keep(i)]
+    observed = [r for r in await rows(ds, "calibration", **params) if r["series"] == "observed"]
+    for got, want in zip(observed, calibration(items), strict=True):
+        assert_close(got, want, str(params))
+    [row] = await rows(ds, "murphy", **params)
+    if any(i["o"] is not None for i in items):
+        assert_close(row, murphy(items), str(params))
+    else:
+        assert row["n"] is None and row["brier_0_1"] is None
+    [row] = await rows(ds, "scores", **params)
+    assert_close(row, scores(items), str(params))
+    for r in await rows(ds, "scores_by", **params):
+        members = [i for i in items if i["post"] == r["key"]]
+        expected = scores(members)
+        expected["n_void_or_ambiguous"] = expected.pop("n_void") + expected.pop("n_ambiguous")
+        del expected["n_log_scored"]
+        assert r["n"] == len(members) > 0
+        assert_close(r, expected, f"{params} {r['key']}")
+    assert {r["key"] for r in await rows(ds, "scores_by", **params)} == {i["post"] for i in items}
+    dist = {(r["stated_percent"], r["outcome"]): r["n"] for r in await rows(ds, "distribution", **params)}
+    assert dist == {k: sum((i["pct"], i["outcome"]) == k for i in items) for k in {(i["pct"], i["outcome"]) for i in items}}
+    missed = [i["id"] for i in items
+              if i["o"] is not None and (i["pct"] > 50 > i["o"] * 100 or i["pct"] < 50 < i["o"] * 100)]
+    assert sorted(r["prediction_id"] for r in await rows(ds, "misses", **params)) == sorted(missed)
+    opened = [i["id"] for i in items if i["outcome"] == "open"]
+    assert sorted(r["prediction_id"] for r in await rows(ds, "open", **params)) == sorted(opened)
+    assert sum(r["n"] for r in await rows(ds, "open_by_month", **params)) == len(opened)
+    found = await rows(ds, "search", q="claim", **params)
+    assert sorted(r["prediction_id"] for r in found) == sorted(i["id"] for i in items)
+
+
+def test_derived_tables_hold_the_facts_of_the_base_tables(fixture_db, corpus_db):
+    """scored_predictions is prediction_status narrowed; a post's score_sums row adds up its sections' rows."""
+    sums = ("n", "n_resolved", "n_open", "n_void", "n_ambiguous", "certain_misses", "squared_errors", "log_score_bits",
+            "sum_probability", "sum_value", "sum_probability_value", "z_numerator", "z_variance")
+    for db_path in (fixture_db, corpus_db):
+        db = sqlite3.connect(db_path)
+        assert db.execute("select prediction_id, post_id, year, stated_percent, probability, outcome, value, resolves_by "
+                          "from scored_predictions order by 1").fetchall() == db.execute(
+            "select prediction_id, post_id, year, stated_percent, probability, outcome, outcome_value, resolves_by "
+            "from prediction_status order by 1").fetchall()
+        posts = db.execute(f"select post_id, year, {', '.join(sums)} from score_sums where level = 'post' "
+                           "order by post_id").fetchall()
+        sections = db.execute(f"select post_id, year, {', '.join(f'sum({c})' for c in sums)} from score_sums "
+                              "where level = 'section' group by post_id order by post_id").fetchall()
+        assert [r[:8] for r in posts] == [r[:8] for r in sections]  # post, year and the counts
+        assert [r[8:] for r in posts] == [tuple(x if x is None else pytest.approx(x, rel=1e-12) for x in r[8:])
+                                          for r in sections]
+        assert sum(r[2] for r in posts) == db.execute("select count(*) from predictions").fetchone()[0]
+
+
 async def test_misses_open_and_open_by_month(fixture_db):
     ds = await site(fixture_db)
     misses = await rows(ds, "misses")

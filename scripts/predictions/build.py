@@ -5,6 +5,7 @@ and database.write stores them. Errors are gathered for the whole build and rais
 """
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,7 +220,57 @@ def rows(corpus):
     for kind, p in corpus.report.warnings:
         t["build_warnings"].append(dict(kind=kind, path=p.path, line=p.line, message=p.message))
     t["build_info"] = [dict(key="build_date", value=corpus.build_date.isoformat())]
+    t["scored_predictions"], t["score_sums"] = scored_rows(t)
     return t
+
+
+SCORED = ("true", "false", "partial")
+SUMS = ("squared_errors", "log_score_bits", "sum_probability", "sum_value", "sum_probability_value", "z_numerator",
+        "z_variance")
+
+
+def scored_rows(t):
+    """(scored_predictions, score_sums) rows, from the prediction, resolution and post rows.
+
+    scored_predictions: one narrow row per prediction with its resolution (none = open). score_sums: for each
+    post, then each of its sections, how many predictions by outcome and, over the resolved ones
+    (f = probability, o = outcome value), the sums each score of the `scores` query is made of; added in
+    prediction order as SQLite's sum() adds, and NULL when nothing is summed, as in SQL."""
+    years = {p["id"]: p["year"] for p in t["posts"]}
+    resolved = {r["prediction_id"]: (r["outcome"], r["value"]) for r in t["resolutions"]}
+    predictions, units = [], {}
+    for p in t["predictions"]:
+        outcome, o = resolved.get(p["id"], ("open", None))
+        f, year = p["probability"], years[p["post_id"]]
+        predictions.append(dict(prediction_id=p["id"], post_id=p["post_id"], position=p["position"], year=year,
+                                stated_percent=p["stated_percent"], probability=f, outcome=outcome, value=o,
+                                resolves_by=p["resolves_by"]))
+        terms = score_terms(f, o) if outcome in SCORED else {}
+        for key in (("post", p["post_id"], None), ("section", p["post_id"], p["section_id"])):
+            u = units.get(key)
+            if u is None:
+                u = units[key] = dict(id=len(units) + 1, level=key[0], post_id=key[1], section_id=key[2], year=year,
+                                      n=0, n_resolved=0, n_open=0, n_void=0, n_ambiguous=0, certain_misses=0)
+                u |= dict.fromkeys(SUMS)
+            u["n"] += 1
+            if not terms:
+                u[f"n_{outcome}"] += 1
+                continue
+            u["n_resolved"] += 1
+            if "log_score_bits" not in terms:
+                u["certain_misses"] += 1
+            for k, v in terms.items():
+                u[k] = v if u[k] is None else u[k] + v
+    return predictions, list(units.values())
+
+
+def score_terms(f, o):
+    """What one resolved prediction adds to each sum of score_sums (the expressions of the `scores` query)."""
+    terms = dict(squared_errors=(f - o) * (f - o), sum_probability=f, sum_value=o, sum_probability_value=f * o,
+                 z_numerator=(o - f) * (1 - 2 * f), z_variance=(1 - 2 * f) * (1 - 2 * f) * f * (1 - f))
+    if not ((f == 1 and o < 1) or (f == 0 and o > 0)):  # a certain miss scores minus infinity: counted apart
+        terms["log_score_bits"] = 1 + (o * math.log2(f) if o > 0 else 0) + ((1 - o) * math.log2(1 - f) if o < 1 else 0)
+    return terms
 
 
 def post_rows(e, t, authors, tags, corpus):

@@ -138,13 +138,52 @@ CREATE TABLE build_info (
     key TEXT PRIMARY KEY,
     value TEXT
 );
+-- Derived tables for the canned queries (build.scored_rows fills them from the rows above): they read these
+-- narrow rows through covering indexes instead of joining predictions x resolutions x posts per request.
+CREATE TABLE scored_predictions (
+    prediction_id TEXT PRIMARY KEY REFERENCES predictions(id),
+    post_id TEXT NOT NULL REFERENCES posts(id),
+    position INTEGER NOT NULL,
+    year INTEGER,
+    stated_percent REAL NOT NULL CHECK (stated_percent BETWEEN 0 AND 100),
+    probability REAL NOT NULL CHECK (probability BETWEEN 0 AND 1),
+    outcome TEXT NOT NULL CHECK (outcome IN ('true', 'false', 'partial', 'void', 'ambiguous', 'open')),
+    value REAL CHECK (value IS NULL OR value BETWEEN 0 AND 1),
+    resolves_by TEXT NOT NULL CHECK (date(resolves_by) = resolves_by),
+    CHECK ((outcome IN ('true', 'false', 'partial')) = (value IS NOT NULL))
+);
+-- misses: the resolved predictions most confident first, so a page of them is read without sorting them all
+CREATE INDEX idx_scored_predictions_miss ON scored_predictions (abs(probability - value) DESC, post_id, position)
+    WHERE outcome IN ('true', 'false', 'partial');
+CREATE TABLE score_sums (
+    id INTEGER PRIMARY KEY,
+    level TEXT NOT NULL CHECK (level IN ('post', 'section')),
+    post_id TEXT NOT NULL REFERENCES posts(id),
+    section_id TEXT REFERENCES sections(id),
+    year INTEGER,
+    n INTEGER NOT NULL,
+    n_resolved INTEGER NOT NULL,
+    n_open INTEGER NOT NULL,
+    n_void INTEGER NOT NULL,
+    n_ambiguous INTEGER NOT NULL,
+    squared_errors REAL,
+    log_score_bits REAL,
+    certain_misses INTEGER NOT NULL,
+    sum_probability REAL,
+    sum_value REAL,
+    sum_probability_value REAL,
+    z_numerator REAL,
+    z_variance REAL,
+    CHECK (level = 'section' OR section_id IS NULL)
+);
 """
 
 INDEXES = [
     ("posts", ["source_id"]),
     ("posts", ["reviews_post_id"]),
-    ("post_authors", ["author_id"]),
-    ("post_tags", ["tag_id"]),
+    ("posts", ["year", "title", "id"]),  # covering: the queries' post and year filters
+    ("post_authors", ["author_id", "post_id"]),  # covering: the queries' author filter
+    ("post_tags", ["tag_id", "post_id"]),  # covering: the queries' tag filter
     ("sections", ["post_id"]),
     ("sections", ["parent_id"]),
     ("predictions", ["post_id"]),
@@ -158,6 +197,12 @@ INDEXES = [
     ("resolutions", ["review_post_id"]),
     ("resolutions", ["outcome"]),
     ("evidence", ["prediction_id"]),
+    # covering indexes of the canned queries (metadata.yml): each reads one of them in the order it groups by
+    ("scored_predictions", ["stated_percent", "outcome", "value", "probability", "year", "post_id"]),
+    ("scored_predictions", ["outcome", "resolves_by", "post_id", "position", "year"]),
+    ("scored_predictions", ["post_id"]),
+    ("score_sums", ["post_id"]),
+    ("score_sums", ["section_id"]),
 ]
 
 # `prediction_status` is the one place that turns a resolution into a state and a score value:

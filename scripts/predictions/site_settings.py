@@ -15,8 +15,11 @@ TEMPLATES = ROOT / "templates"
 DB_NAME = "data"  # Datasette names a database after its file: data.db -> /data
 
 SETTINGS = {
-    # Every canned query takes well under 100 ms on 120,000 predictions; table pages with facets a little
-    # more. Anything slower than this is cut off instead of tying up a thread.
+    # On 124,000 predictions (10,000 posts, benchmarks/RESULTS.md) every canned query answers in 5-70 ms with
+    # its default parameters; scores_by?by=section takes about 0.2 s. Table and view pages cost more (their
+    # configured facets): with Datasette's facet suggestions they took about 1 s (predictions) and 3 s
+    # (prediction_overview, at the limit), so suggestions are off below: 0.07 s and 1.9 s.
+    # Anything slower than this limit is cut off instead of tying up a thread.
     "sql_time_limit_ms": 3000,
     # Rows per page and the cap on a canned query's result (JSON, CSV and the charts, which draw the rows
     # of the page). Tables and views stream every row as CSV with _stream=on.
@@ -25,6 +28,7 @@ SETTINGS = {
     # proxies cache pages for an hour.
     "default_cache_ttl": 3600,
     "facet_time_limit_ms": 500,
+    "suggest_facets": False,  # the facets people expect are configured in metadata.yml
     "allow_csv_stream": True,
     "num_sql_threads": 3,
 }
