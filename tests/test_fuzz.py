@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from conftest import record_figures, write_site
 from predictions import build as pipeline
+from predictions import database
 from predictions.errors import InputError, Report
 from predictions.extract import extract
 from predictions.markers import find_markers, read_value
@@ -104,10 +105,13 @@ FORECAST = "---\ntitle: F 2030\ndate: 2030-01-01\n---\n## Grid\n\nBrownouts hit.
 
 
 def build_site(work, name, posts):
-    """collect + rows on a site of these posts: returns the problems if the build refused it."""
+    """The whole build (rows written into a database) of a site of these posts: the problems if it was refused."""
     content = write_site(work / name, posts)
     try:
-        pipeline.rows(pipeline.collect([content], None, drafts=True))
+        with database.Writer(work / name / "data.db") as writer:
+            rows = pipeline.Rows(writer)
+            rows.finish(pipeline.collect([content], None, drafts=True, on_post=rows.post))
+            writer.finish()
         return []
     except InputError as e:
         return e.problems

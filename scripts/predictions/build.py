@@ -21,7 +21,7 @@ from .site import load_site
 YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     site: object
     post: object
@@ -30,6 +30,7 @@ class Entry:
     extraction: object = None
     reviews_post_id: str | None = None
     verdicts: list = field(default_factory=list)
+    references: int = 0  # how many the post has (its reference objects are dropped once written)
 
     @property
     def url(self):
@@ -54,7 +55,7 @@ class Entry:
         return None
 
 
-@dataclass
+@dataclass(slots=True)
 class Corpus:
     sites: list
     entries: list
@@ -70,14 +71,23 @@ class Corpus:
 
 
 def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, progress=None, build_date=None,
-            cache=None):
+            cache=None, on_post=None):
     """Read every post under the content roots, and the resolutions; raise InputError on bad input.
 
-    With a cache.Cache, unchanged posts' per-post work is reused instead of parsed again."""
+    Each post is read, extracted and handed to on_post(entry, build_date) (Rows.post writes its rows) before
+    the next is read, then lightened: a build never holds every post's text at once. With a cache.Cache,
+    unchanged posts' per-post work is reused instead of parsed again."""
     report = Report()
+    build_date = build_date or dt.date.today()
     sites = [load_site(root, base_url=base_url) for root in content_roots]
     files = [(site, path, rel) for site in sites for path, rel in discover(site.content_root)]
-    entries, skipped = [], 0
+    entries, candidates, written, skipped = [], [], set(), 0
+
+    def done(entry):
+        if on_post and not report.errors and first_time(entry, written):
+            on_post(entry, build_date)
+        lighten(entry)
+
     for n, (site, path, rel) in enumerate(files, 1):
         if progress:
             progress(n, len(files))
@@ -88,27 +98,40 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
             skipped += 1
             report.warn("draft", display(path), None, "draft skipped (build with --drafts to include it)")
             continue
-        entries.append(Entry(site, post, post.slug))
+        entry = Entry(site, post, post.slug)
+        entries.append(entry)
+        if reviews.looks_like_review(post.body):
+            candidates.append(entry)  # graded after every forecast post is read
+        else:
+            read_predictions(entry, report, cache)
+            done(entry)
     check_unique_posts(entries, report)
     by_path = {(e.site.id, e.post.url_path): e for e in entries}
-    review_candidates = []
-    for e in entries:
-        if reviews.looks_like_review(e.post.body):
-            review_candidates.append(e)
-        else:
-            read_predictions(e, report, cache)
-    for e in review_candidates:
-        read_review(e, by_path, report, cache)
+    for entry in candidates:
+        read_review(entry, by_path, report, cache)
+        done(entry)
     check_unique_predictions(entries, report)
     report.raise_errors()
     known = {p.id: p for e in entries if e.extraction for p in e.extraction.predictions}
     posts = {e.id for e in entries}
     from_reviews = verdict_resolutions(entries, report)
+    for e in entries:
+        e.verdicts = set(e.verdicts)  # which predictions a verdict graded is all that is needed from now on
     from_files, conditions = res.load_dir(resolutions_dir, known, posts, report) if resolutions_dir else ({}, {})
     report.raise_errors()
     merged = res.merge(from_reviews, from_files, conditions, report)
     warn_ungraded(entries, merged, report)
-    return Corpus(sites, entries, merged, conditions, report, skipped, build_date or dt.date.today())
+    return Corpus(sites, entries, merged, conditions, report, skipped, build_date)
+
+
+def first_time(entry, written):
+    """True when none of the entry's post and prediction ids was written before (a clash is reported later)."""
+    predictions = entry.extraction.predictions if entry.extraction else []
+    ids = {("post", entry.id)} | {("prediction", p.id) for p in predictions}
+    if ids & written:
+        return False
+    written |= ids
+    return True
 
 
 def read_predictions(entry, report, cache=None):
@@ -200,28 +223,50 @@ def check_unique_predictions(entries, report):
             seen.setdefault(p.id, f"{e.post.shown}:{p.line}")
 
 
-def rows(corpus):
-    """{table: [row, ...]} for database.write, in a stable order."""
-    t = {name: [] for name in ("sources", "posts", "authors", "post_authors", "tags", "post_tags", "sections",
-                               "predictions", "references", "prediction_references", "resolutions", "evidence",
-                               "build_warnings", "build_info")}
-    for s in corpus.sites:
-        t["sources"].append(dict(id=s.id, title=s.title, base_url=s.base_url, content_root=s.content_root.name,
-                                 license=s.license, license_url=s.license_url, repository=s.repository,
-                                 commit=s.commit))
-    authors, tags = {}, {}
+class Rows:
+    """Turns the corpus into table rows and hands them to a database.Writer as the build goes.
+
+    Each post's rows are written as soon as the post is read (``post``), and its heavy parts dropped, so a
+    build holds only what spans posts: prediction ids, texts and stated percents for matching verdicts, and
+    the verdicts. What depends on every post (resolutions, conditions, warnings, scores) is written by
+    ``finish`` once the corpus is complete."""
+
+    def __init__(self, writer):
+        self.writer, self.authors, self.tags = writer, set(), set()
+
+    def post(self, e, build_date):
+        for table, rows in post_tables(e, self.authors, self.tags, build_date).items():
+            self.writer.insert(table, rows)
+
+    def finish(self, corpus):
+        w = self.writer
+        w.insert("sources", (dict(id=s.id, title=s.title, base_url=s.base_url, content_root=s.content_root.name,
+                                  license=s.license, license_url=s.license_url, repository=s.repository,
+                                  commit=s.commit) for s in corpus.sites))
+        w.execute("CREATE TEMP TABLE conditions (prediction_id TEXT PRIMARY KEY, condition_id TEXT)")
+        w.insert("conditions", (dict(prediction_id=k, condition_id=v) for k, v in sorted(corpus.conditions.items())))
+        w.execute("UPDATE predictions SET condition_id = (SELECT condition_id FROM temp.conditions c "
+                  "WHERE c.prediction_id = predictions.id) WHERE id IN (SELECT prediction_id FROM temp.conditions)")
+        resolutions = sorted(corpus.resolutions.items())
+        w.insert("resolutions", (r.row() for _, r in resolutions))
+        w.insert("evidence", (dict(prediction_id=pid, position=i, url=ev.url, title=ev.title, domain=md.domain(ev.url))
+                              for pid, r in resolutions for i, ev in enumerate(r.evidence, 1)))
+        w.insert("build_warnings", (dict(kind=kind, path=p.path, line=p.line, message=p.message)
+                                    for kind, p in corpus.report.warnings))
+        w.insert("build_info", [dict(key="build_date", value=corpus.build_date.isoformat())])
+        units = {}
+        w.insert("scored_predictions", scored_rows(prediction_facts(corpus), corpus.resolutions, units))
+        w.insert("score_sums", units.values())
+
+
+def prediction_facts(corpus):
+    """What the score tables need of each prediction, in build order."""
     for e in corpus.entries:
-        post_rows(e, t, authors, tags, corpus)
-    t["authors"], t["tags"] = list(authors.values()), list(tags.values())
-    for pid, r in sorted(corpus.resolutions.items()):
-        t["resolutions"].append(r.row())
-        t["evidence"].extend(dict(prediction_id=pid, position=i, url=ev.url, title=ev.title,
-                                  domain=md.domain(ev.url)) for i, ev in enumerate(r.evidence, 1))
-    for kind, p in corpus.report.warnings:
-        t["build_warnings"].append(dict(kind=kind, path=p.path, line=p.line, message=p.message))
-    t["build_info"] = [dict(key="build_date", value=corpus.build_date.isoformat())]
-    t["scored_predictions"], t["score_sums"] = scored_rows(t)
-    return t
+        resolves_by = e.resolves_by() or corpus.build_date
+        for p in e.extraction.predictions if e.extraction else ():
+            yield dict(id=p.id, post_id=e.id, position=p.position, year=e.year, section_id=p.section.id if p.section
+                       else None, stated_percent=float(p.stated_percent), probability=float(p.stated_percent / 100),
+                       resolves_by=resolves_by.isoformat())
 
 
 SCORED = ("true", "false", "partial")
@@ -229,22 +274,20 @@ SUMS = ("squared_errors", "log_score_bits", "sum_probability", "sum_value", "sum
         "z_variance")
 
 
-def scored_rows(t):
-    """(scored_predictions, score_sums) rows, from the prediction, resolution and post rows.
+def scored_rows(facts, resolutions, units):
+    """scored_predictions rows, one per prediction fact, filling units with the score_sums rows.
 
     scored_predictions: one narrow row per prediction with its resolution (none = open). score_sums: for each
     post, then each of its sections, how many predictions by outcome and, over the resolved ones
     (f = probability, o = outcome value), the sums each score of the `scores` query is made of; added in
     prediction order as SQLite's sum() adds, and NULL when nothing is summed, as in SQL."""
-    years = {p["id"]: p["year"] for p in t["posts"]}
-    resolved = {r["prediction_id"]: (r["outcome"], r["value"]) for r in t["resolutions"]}
-    predictions, units = [], {}
-    for p in t["predictions"]:
-        outcome, o = resolved.get(p["id"], ("open", None))
-        f, year = p["probability"], years[p["post_id"]]
-        predictions.append(dict(prediction_id=p["id"], post_id=p["post_id"], position=p["position"], year=year,
-                                stated_percent=p["stated_percent"], probability=f, outcome=outcome, value=o,
-                                resolves_by=p["resolves_by"]))
+    for p in facts:
+        r = resolutions.get(p["id"])
+        outcome, o = (r.outcome, r.value) if r else ("open", None)
+        f, year = p["probability"], p["year"]
+        yield dict(prediction_id=p["id"], post_id=p["post_id"], position=p["position"], year=year,
+                   stated_percent=p["stated_percent"], probability=f, outcome=outcome, value=o,
+                   resolves_by=p["resolves_by"])
         terms = score_terms(f, o) if outcome in SCORED else {}
         for key in (("post", p["post_id"], None), ("section", p["post_id"], p["section_id"])):
             u = units.get(key)
@@ -261,7 +304,6 @@ def scored_rows(t):
                 u["certain_misses"] += 1
             for k, v in terms.items():
                 u[k] = v if u[k] is None else u[k] + v
-    return predictions, list(units.values())
 
 
 def score_terms(f, o):
@@ -273,9 +315,12 @@ def score_terms(f, o):
     return terms
 
 
-def post_rows(e, t, authors, tags, corpus):
+def post_tables(e, authors, tags, build_date):
+    """{table: rows} of one post; authors and tags (sets of ids) say which were written already."""
     post, ex = e.post, e.extraction
     resolves_by = e.resolves_by()
+    t = {name: [] for name in ("posts", "authors", "post_authors", "tags", "post_tags", "sections", "references",
+                               "predictions", "prediction_references")}
     t["posts"].append(dict(
         id=e.id, source_id=e.site.id, title=str(post.meta.get("title") or post.slug),
         date=post.date.isoformat() if post.date else None, year=e.year, url=e.url, section=post.section,
@@ -287,7 +332,9 @@ def post_rows(e, t, authors, tags, corpus):
     for i, a in enumerate(post.meta.get("authors") or [], 1):
         a = a if isinstance(a, dict) else {"name": str(a)}
         aid = md.hugo_anchor(str(a.get("name") or "")) or f"author-{len(authors) + 1}"
-        authors.setdefault(aid, dict(id=aid, name=str(a.get("name")), link=a.get("link"), image=a.get("image")))
+        if aid not in authors:
+            authors.add(aid)
+            t["authors"].append(dict(id=aid, name=str(a.get("name")), link=a.get("link"), image=a.get("image")))
         t["post_authors"].append(dict(post_id=e.id, author_id=aid, position=i))
     seen = set()
     for i, name in enumerate(post.meta.get("tags") or [], 1):
@@ -295,11 +342,13 @@ def post_rows(e, t, authors, tags, corpus):
         if tid in seen:
             continue
         seen.add(tid)
-        tags.setdefault(tid, dict(id=tid, name=str(name)))
+        if tid not in tags:
+            tags.add(tid)
+            t["tags"].append(dict(id=tid, name=str(name)))
         group = post.tag_groups[i - 1] if i <= len(post.tag_groups) else None
         t["post_tags"].append(dict(post_id=e.id, tag_id=tid, tag_group=group, position=i))
     if not ex:
-        return
+        return t
     for s in ex.sections:
         t["sections"].append(dict(id=s.id, post_id=e.id, anchor=s.anchor, title=s.title, level=s.level,
                                   parent_id=s.parent_id, position=s.position, line=s.line,
@@ -315,12 +364,28 @@ def post_rows(e, t, authors, tags, corpus):
             kind=p.kind, text=p.text, passage_markdown=p.passage_markdown, commentary_markdown=p.commentary_markdown,
             probability_text=p.probability_text, stated_percent=float(p.stated_percent),
             probability=float(p.stated_percent / 100), parent_id=p.parent_id, depends_on_id=p.depends_on_id,
-            condition_id=corpus.conditions.get(p.id),
-            resolves_by=resolves_by.isoformat() if resolves_by else corpus.build_date.isoformat(),
+            condition_id=None,  # set by Rows.finish once the resolution files are read
+            resolves_by=(resolves_by or build_date).isoformat(),
             url=f"{e.url}#{p.section.anchor}" if p.section else e.url, path=post.rel_path, line=p.line,
         ))
         linked = dict.fromkeys(refs[c] for c in p.citations if c in refs)
         t["prediction_references"].extend(dict(prediction_id=p.id, reference_id=r) for r in linked)
+    return t
+
+
+def lighten(entry):
+    """Drop what only the post's own rows needed, keeping what matching verdicts and scoring use."""
+    ex = entry.extraction
+    if ex is None:
+        return
+    entry.references = len(ex.references)
+    ex.sections, ex.references = [], []
+    for p in ex.predictions:
+        p.passage_markdown = p.commentary_markdown = None
+        p.citations = ()
+    post = entry.post  # the year and resolves_by still read the title, resolves_by and date
+    post.meta = {k: post.meta[k] for k in ("title", "resolves_by") if k in post.meta}
+    post.meta_lines, post.tag_groups = {}, []
 
 
 def default_content():

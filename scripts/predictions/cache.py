@@ -10,6 +10,7 @@ The cache is a plain SQLite file of pickles written only by this program; delete
 """
 
 import hashlib
+import os
 import pickle
 import sqlite3
 from pathlib import Path
@@ -31,11 +32,14 @@ def cache_path(db_path):
 
 
 class Cache:
+    """Reads the last build's cache; new work goes to a staging file that replaces it after a good build."""
+
     def __init__(self, path, enabled=True):
         self.path, self.version = Path(path), code_version()
         self.hits = self.misses = 0
-        self.used, self.fresh = set(), {}
-        self.conn = None
+        self.used = set()
+        self.conn = self.staging = None
+        self.staging_path = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         if enabled and self.path.exists():
             try:
                 self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
@@ -70,25 +74,44 @@ class Cache:
         return None
 
     def put(self, entry, mode, value):
-        self.fresh[self.key(entry, mode)] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        """Stage new work on disk (not in memory); it becomes the cache only if the build succeeds."""
+        if self.staging is None:
+            self.staging_path.unlink(missing_ok=True)
+            self.staging = sqlite3.connect(self.staging_path)
+            self.staging.execute("PRAGMA journal_mode = OFF")
+            self.staging.execute(SCHEMA)
+        blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        self.staging.execute("INSERT OR REPLACE INTO work VALUES (?, ?, ?)", [self.key(entry, mode), self.version, blob])
 
     def save(self):
-        """Store this build's new work and forget entries no post of this build used (after a good build)."""
+        """After a good build: this build's work, new and reused, becomes the cache; unused entries are dropped."""
+        if self.staging is None and self.conn is not None and not self.misses:
+            return  # nothing new, nothing to drop beyond what the next save will
+        if self.staging is None:
+            self.staging = sqlite3.connect(self.staging_path)
+            self.staging.execute(SCHEMA)
         if self.conn is not None:
             self.conn.close()
             self.conn = None
-        try:
-            self.write()
-        except sqlite3.DatabaseError:  # not a cache we can open: start a new one
-            self.path.unlink(missing_ok=True)
-            self.write()
+            try:
+                self.staging.execute("ATTACH DATABASE ? AS old", [f"file:{self.path}?mode=ro"])
+                self.staging.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY)")
+                self.staging.executemany("INSERT OR IGNORE INTO temp.used VALUES (?)", [(k,) for k in self.used])
+                self.staging.execute("INSERT OR IGNORE INTO main.work SELECT key, version, blob FROM old.work "
+                                     "WHERE version = ? AND key IN (SELECT key FROM temp.used)", [self.version])
+                self.staging.commit()
+                self.staging.execute("DETACH DATABASE old")
+            except sqlite3.Error:
+                pass  # an unreadable old cache is simply not carried over
+        self.staging.commit()
+        self.staging.close()
+        self.staging = None
+        os.replace(self.staging_path, self.path)
 
-    def write(self):
-        with sqlite3.connect(self.path) as conn:
-            conn.execute(SCHEMA)
-            conn.execute("DELETE FROM work WHERE version != ?", [self.version])
-            conn.executemany("INSERT OR REPLACE INTO work VALUES (?, ?, ?)",
-                             [(k, self.version, b) for k, b in self.fresh.items()])
-            stale = [k for (k,) in conn.execute("SELECT key FROM work") if k not in self.used]
-            conn.executemany("DELETE FROM work WHERE key = ?", [(k,) for k in stale])
-        conn.close()
+    def close(self):
+        """Drop the staging file of a build that did not finish."""
+        for conn in (self.conn, self.staging):
+            if conn is not None:
+                conn.close()
+        self.conn = self.staging = None
+        self.staging_path.unlink(missing_ok=True)

@@ -28,11 +28,12 @@ def content_option(f):
     return f
 
 
-def collect(content, resolutions, drafts, base_url, quiet=True, cache=None):
+def collect(content, resolutions, drafts, base_url, quiet=True, cache=None, on_post=None):
     roots = [Path(c) for c in content] or [pipeline.default_content()]
     progress = None if quiet else show_progress
     try:
-        return pipeline.collect(roots, resolutions, drafts=drafts, base_url=base_url, progress=progress, cache=cache)
+        return pipeline.collect(roots, resolutions, drafts=drafts, base_url=base_url, progress=progress, cache=cache,
+                                on_post=on_post)
     except InputError as e:
         for problem in e.problems:
             click.echo(f"error: {problem}", err=True)
@@ -53,7 +54,7 @@ def summary(corpus):
         f"posts with predictions: {sum(1 for e in posts if e.kind == 'forecast')}",
         f"review posts: {sum(1 for e in posts if e.kind == 'review')}",
         f"predictions: {len(preds)}",
-        f"references: {sum(len(e.extraction.references) for e in posts if e.extraction)}",
+        f"references: {sum(e.references for e in posts)}",
         f"resolutions: {len(corpus.resolutions)} "
         f"(from reviews {sum(1 for r in corpus.resolutions.values() if r.source == 'review')}, "
         f"from files {sum(1 for r in corpus.resolutions.values() if r.source == 'file')}, "
@@ -81,9 +82,15 @@ def cli():
 def build(content, resolutions, drafts, base_url, db_path, quiet, full):
     """Read the posts and resolutions and write the database (replaced only if everything succeeded)."""
     cache = Cache(cache_path(db_path), enabled=not full)
-    corpus = collect(content, resolutions, drafts, base_url, quiet, cache)
-    database.write(db_path, pipeline.rows(corpus))
-    cache.save()
+    try:
+        with database.Writer(db_path) as writer:
+            rows = pipeline.Rows(writer)
+            corpus = collect(content, resolutions, drafts, base_url, quiet, cache, on_post=rows.post)
+            rows.finish(corpus)
+            writer.finish()
+        cache.save()
+    finally:
+        cache.close()
     if not quiet:
         for _kind, problem in corpus.report.warnings:
             click.echo(f"warning: {problem}", err=True)

@@ -61,35 +61,59 @@ def insert(conn, table, rows):
     conn.executemany(sql, ([row[c] for c in columns] for row in rows))
 
 
-def write(db_path, tables, fts=True):
-    """Write {table: rows} into a new database at db_path, replacing it only when all went well."""
-    db_path = Path(db_path)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale(db_path)
-    tmp = temp_path(db_path)
-    tmp.unlink(missing_ok=True)
-    try:
-        db = sqlite_utils.Database(tmp)
-        db.conn.execute("PRAGMA journal_mode = OFF")
-        db.conn.execute("PRAGMA synchronous = OFF")
-        with db.conn:
-            create(db)
-            for table, rows in tables.items():
-                insert(db.conn, table, rows)
+class Writer:
+    """A new database in a temporary file beside db_path, filled table by table in one transaction.
+
+    ``finish()`` indexes it, checks its foreign keys and renames it over db_path; leaving the ``with`` block
+    without finishing (an error, a failed check) removes the temporary file and leaves db_path as it was."""
+
+    def __init__(self, db_path, fts=True):
+        self.db_path, self.fts = Path(db_path), fts
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale(self.db_path)
+        self.tmp = temp_path(self.db_path)
+        self.tmp.unlink(missing_ok=True)
+        self.db = sqlite_utils.Database(self.tmp)
+        self.db.conn.execute("PRAGMA journal_mode = OFF")
+        self.db.conn.execute("PRAGMA synchronous = OFF")
+        create(self.db)
+        self.db.conn.commit()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.db.close()
+        self.tmp.unlink(missing_ok=True)
+
+    def insert(self, table, rows):
+        insert(self.db.conn, table, rows)
+
+    def execute(self, sql, params=()):
+        return self.db.conn.execute(sql, params)
+
+    def finish(self):
+        db = self.db
+        db.conn.commit()
         for table, columns in INDEXES:
             db[table].create_index(columns, if_not_exists=True)
-        if fts:
+        if self.fts:
             db["predictions"].enable_fts(["text", "passage_markdown"], create_triggers=False, tokenize="porter")
         db.conn.execute("PRAGMA foreign_keys = ON")
         problems = db.conn.execute("PRAGMA foreign_key_check").fetchall()
         if problems:
             raise RuntimeError(f"foreign key check failed: {problems[:5]}")
         db.conn.execute("ANALYZE")
-        db.conn.execute("PRAGMA synchronous = FULL")
         db.conn.commit()
         db.close()
-        with open(tmp, "rb") as f:
+        with open(self.tmp, "rb") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, db_path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        os.replace(self.tmp, self.db_path)
+
+
+def write(db_path, tables, fts=True):
+    """Write {table: rows} into a new database at db_path, replacing it only when all went well."""
+    with Writer(db_path, fts) as w:
+        for table, rows in tables.items():
+            w.insert(table, rows)
+        w.finish()

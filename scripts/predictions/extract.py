@@ -21,7 +21,7 @@ LEADING_JUNK = re.compile(r"^[\s,;:.)\\]+")
 TRAILING_JUNK = re.compile(r"(?<![\s,;:\\(])[\s,;:\\(]+$")
 
 
-@dataclass
+@dataclass(slots=True)
 class Section:
     id: str
     anchor: str
@@ -32,7 +32,7 @@ class Section:
     line: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Prediction:
     id: str
     section: Section | None
@@ -49,7 +49,7 @@ class Prediction:
     citations: list = field(default_factory=list)  # footnote keys and link URLs in the passage
 
 
-@dataclass
+@dataclass(slots=True)
 class Reference:
     id: str
     kind: str
@@ -59,7 +59,7 @@ class Reference:
     line: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Extraction:
     sections: list = field(default_factory=list)
     predictions: list = field(default_factory=list)

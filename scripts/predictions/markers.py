@@ -31,7 +31,7 @@ DECIMAL = re.compile(r"^(?:0?\.\d+|[01](?:\.\d+)?)$")
 HELP = "write it as a percent (70%), a decimal between 0 and 1 (0.7) or 50/50"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Marker:
     start: int  # offset in the text where the marker (with its parentheses) begins
     end: int

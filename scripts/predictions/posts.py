@@ -24,7 +24,7 @@ MAX_BYTES = 5 * 1024 * 1024
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same results, faster
 
 
-@dataclass
+@dataclass(slots=True)
 class Post:
     path: Path  # the file
     rel_path: str  # relative to the content root, with forward slashes (stored in the database)

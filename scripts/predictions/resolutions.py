@@ -32,13 +32,13 @@ JUDGES = ("author", "maintainer", "third party")
 FIELDS = ("outcome", "value", "resolved_on", "verdict", "note", "judged_by", "evidence", "condition")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evidence:
     url: str
     title: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Resolution:
     prediction_id: str
     outcome: str

@@ -34,7 +34,7 @@ MIN_SIMILARITY = 0.35
 MARGIN = 0.1
 
 
-@dataclass
+@dataclass(slots=True)
 class Verdict:
     line: int
     words: str  # the verdict as worded, e.g. "Both (Sort of) ✅"
