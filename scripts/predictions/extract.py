@@ -75,7 +75,7 @@ class Extractor:
         self.section = None
         self.anchors = {}
         self.counts = {}
-        self.pending = []  # Markdown of the passage so far
+        self.pending = []  # the passage so far: Markdown strings, or whole paragraphs' inline tokens
         self.after_heading = False
         self.footnote_inlines = set()
         self.tokens, self.env = md.parse(body)
@@ -96,7 +96,7 @@ class Extractor:
                     self.pending = []
                     self.list(i, end, parent_id=None)
                 else:
-                    self.pending.extend(self.inlines(i, end, content=True))
+                    self.pending.extend(self.inlines(i, end))
                 i = end
             elif t.type == "blockquote_open":
                 end = self.close_of(i)
@@ -181,14 +181,13 @@ class Extractor:
                 last.commentary_markdown = rest
                 last.citations += self.citations(rest)
             elif rest:
-                passage.append(text[pos:])
+                passage.append(inline if pos == 0 and not shift else text[pos:])
         if keep_pending:
             self.pending = passage
         return last
 
     def predict(self, passage, marker, line, kind, parent_id, depends_on_id):
-        markdown = "\n\n".join(p for p in (TRAILING_JUNK.sub("", LEADING_JUNK.sub("", s)) for s in passage) if p)
-        text, links = md.digest(markdown)
+        markdown, text, links = passage_of(passage)
         if not text and self.after_heading and self.section and kind == "headline":
             text = markdown = self.section.title
         self.after_heading = False
@@ -275,6 +274,25 @@ class Extractor:
                     seen[href] = Reference(f"{self.post_id}/link/{len(seen) + 1}", "inline", None,
                                            title or None, href, self.body_line + t.map[0])
         self.out.references.extend(seen.values())
+
+def passage_of(parts):
+    """(Markdown, plain text, links) of a passage's parts: a whole paragraph's inline token is used as parsed,
+    a piece of one (up to a marker) is parsed on its own."""
+    markdowns, texts, links = [], [], []
+    for part in parts:
+        source = part if isinstance(part, str) else part.content
+        piece = TRAILING_JUNK.sub("", LEADING_JUNK.sub("", source))
+        if not piece:
+            continue
+        if isinstance(part, str) or piece != source:
+            text, found = md.digest(piece)
+        else:
+            text, found = md.inline_text(part.children), md.child_links(part.children)
+        markdowns.append(piece)
+        texts.append(text)
+        links += found
+    return "\n\n".join(markdowns), md.SPACES.sub(" ", " ".join(texts)).strip(), links
+
 
 def extract(post_id, rel_path, body, body_line, report, bare=False, scan=True):
     """Sections, predictions and references of a post; scan=False reads sections and references only."""

@@ -71,15 +71,22 @@ class FileReader:
         self.rel = f"{path.parent.name}/{path.name}"  # as stored; messages show the path as given
 
     def error(self, node, message):
-        self.report.error(display(self.path), node.start_mark.line + 1 if node is not None else None, message)
+        self.report.error(display(self.path), self.line(node.start_mark) if node is not None else None, message)
+
+    def line(self, mark):
+        """The file's line of a YAML mark, counting "\n" as the user's editor does (YAML also breaks lines at
+        NEL and the Unicode line and paragraph separators)."""
+        return self.text.count("\n", 0, mark.index) + 1
 
     def read(self):
+        self.text = ""
         try:
-            root = yaml.compose(self.path.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader)
+            self.text = self.path.read_text(encoding="utf-8-sig")
+            root = yaml.compose(self.text, Loader=yaml.SafeLoader)
         except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as e:
             e = "nested too deeply" if isinstance(e, RecursionError) else e
             mark = getattr(e, "problem_mark", None)
-            self.report.error(display(self.path), mark.line + 1 if mark else None,
+            self.report.error(display(self.path), self.line(mark) if mark else None,
                               f"not a valid YAML resolution file ({getattr(e, 'problem', e)}): fix the syntax")
             return {}, {}
         if root is None:
@@ -105,7 +112,7 @@ class FileReader:
                 continue
             entry = self.entry(pid, key_node, value_node, conditions)
             if entry:
-                found[pid] = (entry, key_node.start_mark.line + 1)
+                found[pid] = (entry, self.line(key_node.start_mark))
         return {pid: r for pid, (r, _) in found.items()}, conditions
 
     def mapping(self, node, what, pairs=False):
@@ -133,7 +140,7 @@ class FileReader:
             elif name != "evidence" and not isinstance(fields[name][1], yaml.ScalarNode):
                 self.error(k, f"`{name}` of {pid} must be a single value, not a list or mapping")
                 return None
-        line = key_node.start_mark.line + 1
+        line = self.line(key_node.start_mark)
         r = Resolution(prediction_id=pid, outcome="open", source="file", source_path=self.rel, source_line=line)
         if "condition" in fields:
             cnode = fields["condition"][1]

@@ -21,6 +21,7 @@ VERDICT_ITEM = re.compile(
     r"^\*\*(?P<claim>.+?)(?:(?<=\S)\s*+|(?<!\S))\((?P<p>[^()]*?(?:%|50/50))\)\s*+:?\s*+\*\*\s*+:?\s*+"
     r"(?P<verdict>[^\n]*?)\\?$", re.MULTILINE
 )
+LINK_TARGET = re.compile(r"\]\([^)\n]*+\)")
 RESTATED = re.compile(r"\*\*Prediction:?\*\*:?\s*(?P<text>.+?)\\?$", re.MULTILINE)
 HINT = re.compile(r"^#+\s*Verdict\s*:|^[^\S\n]*[-*+]\s+\*\*.+\(\s*[\d.]+\s*%\s*\)\s*:?\*\*", re.MULTILINE | re.IGNORECASE)
 EMOJI = {"✅": "true", "✔": "true", "❌": "false", "✖": "false", "⚠": "open", "⏳": "open", "❓": "open"}
@@ -164,6 +165,12 @@ def explain(parts):
     return md.SPACES.sub(" ", " ".join(t for t in texts if t)).strip(), links
 
 
+def claim_text(claim):
+    """A restated claim as matching sees it: only its words count (see words()), so link targets and footnote
+    marks are dropped and the rest left as written, without a second Markdown parse."""
+    return md.SPACES.sub(" ", LINK_TARGET.sub("]", md.FOOTNOTE_CITE.sub("", claim))).strip()
+
+
 def make(line, words, claim, percent, section_title, anchor, explanation, rel_path, report):
     outcome = outcome_of(words)
     if outcome is None:
@@ -172,7 +179,7 @@ def make(line, words, claim, percent, section_title, anchor, explanation, rel_pa
         return None
     note, links = explain(explanation)
     evidence = [(href, title) for href, title in links if href.startswith(("http://", "https://"))]
-    return Verdict(line, clean_words(words), outcome, md.plain(claim), percent, section_title, anchor, note, evidence)
+    return Verdict(line, clean_words(words), outcome, claim_text(claim), percent, section_title, anchor, note, evidence)
 
 
 def ratio(a, b):
