@@ -1,6 +1,11 @@
 """Shared fixtures: databases built by the real CLI from real files."""
 
+import contextlib
 import os
+import socket
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -127,3 +132,46 @@ def pytest_sessionfinish(session, exitstatus):
         from reliability_doc import update
 
         update(FIGURES, RELIABILITY_DOC, FIGURE_SECTIONS)
+
+
+# ---------------------------------------------------------------- a real `predictions serve` on loopback
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url, timeout=10):
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.status, response.headers.get("content-type", ""), response.read()
+
+
+@contextlib.contextmanager
+def serving(command, log_path, timeout=90):
+    """Run a `predictions serve ... --port P` command until the block ends; yields http://127.0.0.1:P."""
+    port = free_port()
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([*command, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert process.poll() is None, f"the server exited:\n{Path(log_path).read_text()}"
+            try:
+                if get(base + "/-/versions.json", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:  # a hung server fails the test instead of hanging it
+                raise AssertionError(f"the server did not answer:\n{Path(log_path).read_text()}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

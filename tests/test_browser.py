@@ -3,21 +3,16 @@
 No mocks and no skips: without /usr/bin/chromium (`make chromium` installs it) these tests fail.
 """
 
-import contextlib
 import json
 import re
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 from playwright.sync_api import sync_playwright
 
-from conftest import CORPUS, ROOT
+from conftest import CORPUS, ROOT, get, serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -26,46 +21,6 @@ PREDICTIONS = Path(sys.executable).with_name("predictions")
 QUERIES = yaml.safe_load((ROOT / "metadata.yml").read_text())["databases"]["data"]["queries"]
 README_HOST = "http://127.0.0.1:8001"
 MARKERS = ("<!-- smoke-test:start", "<!-- smoke-test:end -->")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url, timeout=10):
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return response.status, response.headers.get("content-type", ""), response.read()
-
-
-@contextlib.contextmanager
-def serving(command, log_path, timeout=90):
-    """Run a `predictions serve ... --port P` command until the block ends; yields http://127.0.0.1:P."""
-    port = free_port()
-    with open(log_path, "w") as log:
-        process = subprocess.Popen([*command, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            assert process.poll() is None, f"the server exited:\n{Path(log_path).read_text()}"
-            try:
-                if get(base + "/-/versions.json", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:  # a hung server fails the test instead of hanging it
-                raise AssertionError(f"the server did not answer:\n{Path(log_path).read_text()}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,12 +18,11 @@ import time
 from html.parser import HTMLParser
 from pathlib import Path
 
-import httpx
 import pytest
 from datasette.app import Datasette
 from datasette.utils import path_from_row_pks
 
-from conftest import ROOT, build_db, record_figures, write_site
+from conftest import ROOT, build_db, record_figures, serving, write_site
 from predictions import site_settings
 
 SCRIPT = "<script>alert(1)</script>"
@@ -321,12 +319,6 @@ def site_figures():
 # ---------------------------------------------------------------- load, on loopback
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """`predictions serve` on a synthetic corpus of 300 forecast posts (with reviews), on a loopback port."""
@@ -334,31 +326,10 @@ def served(tmp_path_factory):
     subprocess.run([sys.executable, ROOT / "benchmarks" / "synth.py", "--posts", "300", "--seed", "7", "--out",
                     tmp / "synth"], check=True, capture_output=True, timeout=120)
     db = build_db(tmp / "data.db", tmp / "synth" / "content", tmp / "no-resolutions")
-    port = free_port()
-    log = open(tmp / "serve.log", "w")  # closed after the server stops
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("predictions")), "serve", "--db", db, "--host",
-                             "127.0.0.1", "--port", str(port), "--content", tmp / "synth" / "content",
-                             "--resolutions", tmp / "no-resolutions"], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/-/versions.json", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"predictions serve did not start: {(tmp / 'serve.log').read_text()[-2000:]}")
-        time.sleep(0.2)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
+    command = [str(Path(sys.executable).with_name("predictions")), "serve", "--db", db, "--host", "127.0.0.1",
+               "--content", tmp / "synth" / "content", "--resolutions", tmp / "no-resolutions"]
+    with serving(command, tmp / "serve.log", timeout=120) as url:
+        yield url
 
 
 def test_the_served_site_keeps_answering_under_load(served, tmp_path):

@@ -245,37 +245,34 @@ LEFT JOIN resolutions r ON r.prediction_id = p.id
     # (Datasette's array facet: ?tags__arraycontains=LLMs). Tags and authors are aggregated once per post.
     "prediction_overview": """
 SELECT
-    p.id AS prediction_id,
-    p.post_id,
-    po.title AS post_title,
-    po.year AS year,
-    s.title AS section_title,
-    p.kind,
-    p.text,
-    p.probability_text,
-    p.stated_percent,
-    p.probability,
-    p.resolves_by,
-    coalesce(r.outcome, 'open') AS outcome,
-    r.value AS outcome_value,
+    ps.prediction_id,
+    ps.post_id,
+    ps.post_title,
+    ps.year,
+    ps.section_title,
+    ps.kind,
+    ps.text,
+    ps.probability_text,
+    ps.stated_percent,
+    ps.probability,
+    ps.resolves_by,
+    ps.outcome,
+    ps.outcome_value,
     coalesce(t.tags, '[]') AS tags,
     coalesce(a.authors, '[]') AS authors,
-    p.url
-FROM predictions p
-JOIN posts po ON po.id = p.post_id
-LEFT JOIN sections s ON s.id = p.section_id
-LEFT JOIN resolutions r ON r.prediction_id = p.id
+    ps.url
+FROM prediction_status ps
 LEFT JOIN (
     SELECT post_id, json_group_array(name) AS tags
     FROM (SELECT pt.post_id, tg.name FROM post_tags pt JOIN tags tg ON tg.id = pt.tag_id
           ORDER BY pt.post_id, pt.position)
     GROUP BY post_id
-) t ON t.post_id = p.post_id
+) t ON t.post_id = ps.post_id
 LEFT JOIN (
     SELECT post_id, json_group_array(name) AS authors
     FROM (SELECT pa.post_id, au.name FROM post_authors pa JOIN authors au ON au.id = pa.author_id
           ORDER BY pa.post_id, pa.position)
     GROUP BY post_id
-) a ON a.post_id = p.post_id
+) a ON a.post_id = ps.post_id
 """,
 }
