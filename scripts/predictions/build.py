@@ -1,7 +1,8 @@
 """The pipeline: read posts, extract predictions, read verdicts and resolution files, make rows.
 
-Everything here is pure (no database): ``collect`` returns a Corpus, ``rows`` turns it into table rows,
-and database.write stores them. Errors are gathered for the whole build and raised together.
+``collect`` reads the posts one by one and hands each to a callback as soon as it is read (``Rows.post``
+writes its rows through a database.Writer), then returns a Corpus of what spans posts; ``Rows.finish`` writes
+the rest. Errors are gathered for the whole build and raised together.
 """
 
 import datetime as dt

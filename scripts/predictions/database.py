@@ -110,10 +110,3 @@ class Writer:
             os.fsync(f.fileno())
         os.replace(self.tmp, self.db_path)
 
-
-def write(db_path, tables, fts=True):
-    """Write {table: rows} into a new database at db_path, replacing it only when all went well."""
-    with Writer(db_path, fts) as w:
-        for table, rows in tables.items():
-            w.insert(table, rows)
-        w.finish()

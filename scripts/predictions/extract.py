@@ -123,9 +123,8 @@ class Extractor:
                 return j
         return len(self.tokens) - 1
 
-    def inlines(self, start, end, content=False):
-        found = [t for t in self.tokens[start:end] if t.type == "inline"]
-        return [t.content for t in found] if content else found
+    def inlines(self, start, end):
+        return [t for t in self.tokens[start:end] if t.type == "inline"]
 
     def has_marker(self, start, end):
         return self.scan and any(find_markers(t.content, self.bare) for t in self.inlines(start, end))
@@ -278,20 +277,14 @@ class Extractor:
 def passage_of(parts):
     """(Markdown, plain text, links) of a passage's parts: a whole paragraph's inline token is used as parsed,
     a piece of one (up to a marker) is parsed on its own."""
-    markdowns, texts, links = [], [], []
+    markdowns, pieces = [], []
     for part in parts:
         source = part if isinstance(part, str) else part.content
         piece = TRAILING_JUNK.sub("", LEADING_JUNK.sub("", source))
-        if not piece:
-            continue
-        if isinstance(part, str) or piece != source:
-            text, found = md.digest(piece)
-        else:
-            text, found = md.inline_text(part.children), md.child_links(part.children)
-        markdowns.append(piece)
-        texts.append(text)
-        links += found
-    return "\n\n".join(markdowns), md.SPACES.sub(" ", " ".join(texts)).strip(), links
+        if piece:
+            markdowns.append(piece)
+            pieces.append(part if piece == source and not isinstance(part, str) else piece)
+    return "\n\n".join(markdowns), *md.digest(*pieces)
 
 
 def extract(post_id, rel_path, body, body_line, report, bare=False, scan=True):

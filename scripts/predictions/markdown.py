@@ -37,20 +37,23 @@ def inline_text(children):
     return "".join(out)
 
 
-def digest(markdown):
-    """(plain text, [(href, link text), ...]) of a piece of Markdown of one or more paragraphs, parsed once."""
-    parts, found = [], []
-    for para in re.split(r"\n\s*\n", FOOTNOTE_CITE.sub("", markdown)):
-        tokens = parser().parseInline(para)
-        children = tokens[0].children if tokens else []
-        parts.append(inline_text(children))
-        found += child_links(children)
-    return SPACES.sub(" ", " ".join(parts)).strip(), found
+def digest(*parts):
+    """(plain text, [(href, link text), ...]) of the parts, each a Markdown string of one or more paragraphs
+    (parsed here, once) or a paragraph's inline token (used as the block parse left it)."""
+    texts, found = [], []
+    for children in map(children_of, parts):
+        for c in children:
+            texts.append(inline_text(c))
+            found += child_links(c)
+    return SPACES.sub(" ", " ".join(texts)).strip(), found
 
 
-def plain(markdown):
-    """Plain text of a piece of inline Markdown (one or more paragraphs)."""
-    return digest(markdown)[0]
+def children_of(part):
+    """The inline children of each paragraph of a part (see digest)."""
+    if not isinstance(part, str):
+        return [part.children]
+    tokens = (parser().parseInline(p) for p in re.split(r"\n\s*\n", FOOTNOTE_CITE.sub("", part)))
+    return [t[0].children if t else [] for t in tokens]
 
 
 def child_links(children):

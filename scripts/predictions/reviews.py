@@ -152,19 +152,6 @@ def item_verdict(tokens, i, inline, m, section, body_line, rel_path, report):
                 section.anchor if section else "", rest, rel_path, report)
 
 
-def explain(parts):
-    """(plain text, links) of an explanation: Markdown strings are parsed, inline tokens used as parsed."""
-    texts, links = [], []
-    for part in parts:
-        if isinstance(part, str):
-            text, found = md.digest(part)
-        else:
-            text, found = md.inline_text(part.children).strip(), md.child_links(part.children)
-        texts.append(text)
-        links += found
-    return md.SPACES.sub(" ", " ".join(t for t in texts if t)).strip(), links
-
-
 def claim_text(claim):
     """A restated claim as matching sees it: only its words count (see words()), so link targets and footnote
     marks are dropped and the rest left as written, without a second Markdown parse."""
@@ -177,7 +164,7 @@ def make(line, words, claim, percent, section_title, anchor, explanation, rel_pa
         report.error(rel_path, line, f"cannot read verdict {clean_words(words)!r}: end it with ✅ (happened), "
                      "❌ (did not) or ⚠️ (still open), or use Correct / Miss / TBD")
         return None
-    note, links = explain(explanation)
+    note, links = md.digest(*explanation)
     evidence = [(href, title) for href, title in links if href.startswith(("http://", "https://"))]
     return Verdict(line, clean_words(words), outcome, claim_text(claim), percent, section_title, anchor, note, evidence)
 
