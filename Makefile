@@ -27,7 +27,7 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test: setup chromium
-	$(BIN)/ruff check scripts tests benchmarks plugins
+	$(BIN)/ruff check scripts tests benchmarks
 	$(BIN)/pytest -q
 
 bench: setup

@@ -13,12 +13,13 @@ import yaml
 from playwright.sync_api import sync_playwright
 
 from conftest import CORPUS, ROOT, get, serving
+from predictions import site_settings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 PREDICTIONS = Path(sys.executable).with_name("predictions")
-QUERIES = yaml.safe_load((ROOT / "metadata.yml").read_text())["databases"]["data"]["queries"]
+QUERIES = yaml.safe_load(site_settings.METADATA.read_text())["databases"]["data"]["queries"]
 README_HOST = "http://127.0.0.1:8001"
 MARKERS = ("<!-- smoke-test:start", "<!-- smoke-test:end -->")
 

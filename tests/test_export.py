@@ -14,7 +14,8 @@ import pytest
 import sqlite_utils
 import yaml
 
-from conftest import CORPUS, ROOT, build_db, run_cli
+from conftest import CORPUS, build_db, run_cli
+from predictions import site_settings
 from predictions.export import exported
 
 
@@ -188,9 +189,8 @@ def test_descriptions_are_those_of_the_metadata(corpus_db, tmp_path):
     assert "description" not in {f["name"]: f for f in res["posts"]["schema"]["fields"]}["title"]
 
 
-@pytest.mark.skipif(not (ROOT / "metadata.yml").exists(), reason="metadata.yml is written for issue 4")
 def test_the_project_metadata_describes_the_package(corpus_db, package):
-    meta = yaml.safe_load((ROOT / "metadata.yml").read_text(encoding="utf-8"))
+    meta = yaml.safe_load(site_settings.METADATA.read_text(encoding="utf-8"))
     tables = meta["databases"]["data"]["tables"]
     assert package["title"] == meta["title"]
     for r in package["resources"]:

@@ -18,10 +18,10 @@ import yaml
 from datasette.app import Datasette
 from datasette.utils import escape_fts
 
-from conftest import ROOT, build_db, run_cli, write_site
+from conftest import build_db, run_cli, write_site
 from predictions import site_settings
 
-METADATA = yaml.safe_load((ROOT / "metadata.yml").read_text())
+METADATA = yaml.safe_load(site_settings.METADATA.read_text())
 QUERIES = METADATA["databases"]["data"]["queries"]
 CHARTED = ("calibration", "scores_by", "open_by_month", "distribution")
 
@@ -462,8 +462,7 @@ async def test_metadata_describes_every_visible_column(fixture_db):
     home = (await ds.client.get("/")).text
     assert "https://creativecommons.org/licenses/by-nc/4.0/" in home and "/about" in home
     about = await ds.client.get("/about")
-    assert about.status_code == 200 and "About this project" in about.text
-    assert "<h2>The pipeline</h2>" in about.text  # the README, rendered
+    assert about.status_code == 200 and "About this dataset" in about.text
     # facets, labels and full-text search on the tables
     page = await ds.client.get("/data/prediction_overview.json", params={"tags__arraycontains": "beta"})
     assert page.json()["filtered_table_rows_count"] == 9
@@ -477,7 +476,7 @@ async def test_metadata_describes_every_visible_column(fixture_db):
 async def test_plugins_settings_and_headers(fixture_db):
     ds = await site(fixture_db)
     plugins = {p["name"] for p in (await ds.client.get("/-/plugins.json")).json()}
-    assert {"sql_math.py", "about.py", "datasette-vega"} <= plugins
+    assert {"sql_math.py", "limits.py", "pages.py", "datasette-vega"} <= plugins
     settings = (await ds.client.get("/-/settings.json")).json()
     assert {k: settings[k] for k in site_settings.SETTINGS} == site_settings.SETTINGS
     response = await ds.client.get("/data/scores.json")
@@ -486,7 +485,7 @@ async def test_plugins_settings_and_headers(fixture_db):
 
 
 def load_sql_math():
-    spec = importlib.util.spec_from_file_location("sql_math", ROOT / "plugins" / "sql_math.py")
+    spec = importlib.util.spec_from_file_location("sql_math", site_settings.PLUGINS / "sql_math.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -555,6 +554,6 @@ def test_serve_command_line(tmp_path):
     argv = site_settings.serve_argv(tmp_path / "data.db", "127.0.0.1", 8123)
     joined = " ".join(argv)
     assert f"-i {tmp_path / 'data.db'} --inspect-file {tmp_path / 'inspect-data.json'}" in joined
-    assert f"-m {ROOT / 'metadata.yml'}" in joined and "--plugins-dir" in argv and "--template-dir" in argv
+    assert f"-m {site_settings.METADATA}" in joined and "--plugins-dir" in argv and "--template-dir" in argv
     assert "--setting sql_time_limit_ms 3000" in joined and argv[-1] == "--cors"
     assert argv[argv.index("--port") + 1] == "8123"

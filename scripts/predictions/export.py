@@ -29,8 +29,8 @@ import click
 import sqlite_utils
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-METADATA = ROOT / "metadata.yml"
+from .site_settings import METADATA, ROOT
+
 LEGAL_CODE = ROOT / "site" / "LICENSE"  # the full text of CC BY-NC 4.0
 INTERNAL = {"build_info"}
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

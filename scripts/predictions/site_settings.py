@@ -5,13 +5,17 @@ plugins and templates, an inspect file beside it, these settings and CORS for AP
 """
 
 import sys
+from importlib.resources import files
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+# The project's own site files ship inside the package (they work from a wheel install): the canned queries
+# and descriptions, the plugins and the templates.
+WEB = Path(str(files("predictions") / "web"))
+METADATA = WEB / "metadata.yml"
+PLUGINS = WEB / "plugins"
+TEMPLATES = WEB / "templates"
+ROOT = Path(__file__).resolve().parents[2]  # TODO(issue 10): the dataset folder replaces this
 DB = ROOT / "data.db"
-METADATA = ROOT / "metadata.yml"
-PLUGINS = ROOT / "plugins"
-TEMPLATES = ROOT / "templates"
 DB_NAME = "data"  # Datasette names a database after its file: data.db -> /data
 
 SETTINGS = {
