@@ -69,6 +69,23 @@ def test_marker_in_admonition_is_a_note():
     assert (note.kind, note.text, str(note.stated_percent), note.line) == ("note", "Bonus: Old things return", "60", 10)
 
 
+def test_hugo_callout_shortcode_is_a_note():
+    """The old `{{< callout >}}` shortcode (with <br> breaks) reads as today's `> [!NOTE]`: same kind, same text,
+    no shortcode text in the statement; the line numbers are the file's."""
+    body = ("## Arch\n\nMain claim.\n\n_Probability: 75%_\n\n"
+            "{{< callout >}}\nBonus:<br>\nOld things return<br>\n_Probability: 60%_\n{{< /callout >}}\n\n"
+            '{{< callout type="info" >}}\nAn aside.\n{{< /callout >}}\n\nNext claim.\n\n_Probability: 20%_\n')
+    main, note, after = predictions(body)
+    assert (note.kind, note.text, str(note.stated_percent), note.line) == ("note", "Bonus: Old things return", "60", 10)
+    assert (after.kind, after.text, after.line) == ("headline", "An aside. Next claim.", 19)
+    assert "{{" not in note.passage_markdown + after.passage_markdown
+
+
+def test_shortcode_inside_a_code_fence_stays_code():
+    body = "## A\n\n```\n{{< callout >}}\nx _Probability: 60%_\n{{< /callout >}}\n```\n"
+    assert predictions(body) == []
+
+
 def test_percentages_that_are_not_forecasts():
     body = (
         "## 60% Performance Improvement\n\n85% of surveyed models improved (70%).\n\n"

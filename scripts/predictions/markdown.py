@@ -11,6 +11,12 @@ FOOTNOTE_CITE = re.compile(r"\[\^([^\]\s\[]+)\]")
 HEADING_ID = re.compile(r"(?<!\s)\s*\{#(?P<id>[\w-]+)\}\s*$")
 ADMONITION = re.compile(r"^\s*\[!(?P<kind>\w+)\]\s*")
 SPACES = re.compile(r"\s+")
+# Hugo's callout shortcode (Hextra, Docsy, ...), `{{< callout type="info" >}}` ... `{{< /callout >}}`, each on its own
+# line: the form notes took before GitHub-style admonitions (`> [!NOTE]`).
+CALLOUT_OPEN = re.compile(r"^ {0,3}\{\{[<%]\s*callout\b[^\n]*?[>%]\}\}[ \t]*(?P<rest>.*)$")
+CALLOUT_CLOSE = re.compile(r"^ {0,3}\{\{[<%]\s*/\s*callout\s*[>%]\}\}\s*$")
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+BREAK_TAG = re.compile(r"^<br\s*/?>$", re.IGNORECASE)
 
 
 @lru_cache(maxsize=1)
@@ -21,7 +27,27 @@ def parser():
 def parse(body):
     """Block tokens and the env that holds footnote definitions."""
     env = {}
-    return parser().parse(body, env), env
+    return parser().parse(callouts_as_notes(body), env), env
+
+
+def callouts_as_notes(body):
+    """The body with each callout shortcode turned into a `> [!NOTE]` blockquote, line for line (so every line
+    keeps its number); fenced code is left alone."""
+    if "callout" not in body:
+        return body
+    lines, inside, fence = body.split("\n"), False, None
+    for i, line in enumerate(lines):
+        if fence:
+            fence = None if line.lstrip().startswith(fence) else fence
+        elif inside and CALLOUT_CLOSE.match(line):
+            lines[i], inside = "", False
+        elif inside:
+            lines[i] = "> " + line
+        elif m := CALLOUT_OPEN.match(line):
+            lines[i], inside = ("> [!NOTE] " + m["rest"]).rstrip(), True
+        elif m := FENCE.match(line):
+            fence = m[1]
+    return "\n".join(lines)
 
 
 def inline_text(children):
@@ -29,7 +55,7 @@ def inline_text(children):
     out = []
     for t in children or []:
         if t.type in ("text", "code_inline", "html_inline"):
-            out.append(t.content if t.type != "html_inline" else "")
+            out.append(t.content if t.type != "html_inline" else " " if BREAK_TAG.match(t.content) else "")
         elif t.type in ("softbreak", "hardbreak"):
             out.append(" ")
         elif t.type == "image":
