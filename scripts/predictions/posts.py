@@ -132,9 +132,17 @@ def read_post(path, rel_path, report):
     except OSError as e:
         report.error(shown, None, f"cannot read the file ({e.strerror or e}): check its permissions")
         return None
-    if data is None or len(data) > MAX_BYTES:  # (it may have grown after the stat)
-        size = size if data is None else len(data)
+    if data is None:
         report.error(shown, None, f"file is {size:,} bytes, over the {MAX_BYTES:,}-byte limit for a post: split it")
+        return None
+    return parse_post(data, path, rel_path, shown, report)
+
+
+def parse_post(data, path, rel_path, shown, report):
+    """A Post from a file's bytes (read from disk, or from a git commit: history.py), or None with the reason
+    reported; path is where the file is (or was), shown how messages name it."""
+    if len(data) > MAX_BYTES:  # (a file may have grown after the stat)
+        report.error(shown, None, f"file is {len(data):,} bytes, over the {MAX_BYTES:,}-byte limit for a post: split it")
         return None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         report.error(shown, 1, "file is UTF-16, not UTF-8: save it as UTF-8")
