@@ -16,7 +16,8 @@ from . import markdown as md
 from . import resolutions as res
 from .cache import Cache, cache_path
 from .errors import InputError, Problem, Report
-from .extract import extract
+from .extract import extract, extract_post
+from .history import History
 from .posts import as_date, discover, display, read_post
 from .site import load_site, source_site
 
@@ -45,6 +46,13 @@ class Entry:
             return int(m[0])
         return self.post.date.year if self.post.date else None
 
+    def period_start(self):
+        """When the period the post forecasts begins: 1 January of the year its title names (`Predictions 2026`
+        is about 2026), else the post's date."""
+        if m := YEAR.search(str(self.post.meta.get("title") or "")):
+            return dt.date(int(m[0]), 1, 1)
+        return self.post.date
+
     def resolves_by(self):
         meta = self.post.meta
         if meta.get("resolves_by"):
@@ -67,6 +75,7 @@ class Corpus:
     skipped_drafts: int = 0
     build_date: dt.date = field(default_factory=dt.date.today)
     inputs: dict = field(default_factory=dict)  # what the build read (recorded in build_info)
+    history: dict = field(default_factory=dict)  # what reading the git sources' history took (History.stats)
 
     @property
     def predictions(self):
@@ -81,37 +90,47 @@ def inputs(dataset):
                          "git": s.git, "ref": s.ref} for s in dataset.sources]}
 
 
-def collect_dataset(dataset, **options):
-    """collect() over a Dataset's sources and resolution files; the corpus records the build's inputs."""
+def collect_dataset(dataset, history=None, **options):
+    """collect() over a Dataset's sources and resolution files; the corpus records the build's inputs.
+    With a history.History, the git sources' history is read first (post dates from first commits)."""
     sites = [source_site(dataset, s, base_url=options.pop("base_url", None)) for s in dataset.sources
              if s.kind == "blog"]
     if not sites:
         where = dataset.config_path or dataset.folder
         raise InputError([Problem(str(where), None, "no sources to read: add a [[sources]] table to predictions.toml "
                                   "(`predictions init` writes one), or pass --content DIR")])
-    corpus = collect([s.content_root for s in sites], dataset.resolutions, sites=sites, **options)
+    if history is not None:
+        history.prepare(dataset, sites)
+    corpus = collect([s.content_root for s in sites], dataset.resolutions, sites=sites, history=history, **options)
     corpus.inputs = inputs(dataset)
     return corpus
 
 
 def write(dataset, full=False, **options):
     """Build the dataset's database: collect its posts, streaming each post's rows into a new file that replaces
-    the old one only if everything succeeded. Returns (corpus, cache); raises InputError on bad input."""
+    the old one only if everything succeeded. Returns (corpus, cache); raises InputError on bad input.
+    --full (full=True) reads every post and every git source's history again instead of reusing cached work."""
     cache = Cache(cache_path(dataset.db_path), enabled=not full)
+    history = History(dataset, enabled=not full)
     try:
         with database.Writer(dataset.db_path) as writer:
-            rows = Rows(writer)
-            corpus = collect_dataset(dataset, cache=cache, on_post=rows.post, **options)
+            rows = Rows(writer, history)
+            corpus = collect_dataset(dataset, history=history, cache=cache, on_post=rows.post, **options)
+            for kind, path, line, message in history.warnings:
+                corpus.report.warn(kind, path, line, message)
+            corpus.history = dict(history.stats)
             rows.finish(corpus)
             writer.finish()
         cache.save()
+        history.save()
     finally:
         cache.close()
+        history.close()
     return corpus, cache
 
 
 def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, progress=None, build_date=None,
-            cache=None, on_post=None, sites=None):
+            cache=None, on_post=None, sites=None, history=None):
     """Read every post under the content roots, and the resolutions; raise InputError on bad input.
 
     Each post is read, extracted and handed to on_post(entry, build_date) (Rows.post writes its rows) before
@@ -134,6 +153,8 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
         post = read_post(path, rel, report)
         if post is None:
             continue
+        if history is not None:
+            history.date_post(site, post)
         if post.meta.get("draft") is True and not drafts:
             skipped += 1
             report.warn("draft", display(path), None, "draft skipped (build with --drafts to include it)")
@@ -178,8 +199,7 @@ def read_predictions(entry, report, cache=None):
     post = entry.post
     entry.extraction = cache.get(entry, "forecast") if cache else None
     if entry.extraction is None:
-        bare = bool(post.meta.get("forecasts")) or "Probability" in post.body
-        entry.extraction, _ = extract(entry.id, post.shown, post.body, post.body_line, report, bare=bare)
+        entry.extraction = extract_post(entry.id, post, report)
         if cache:
             cache.put(entry, "forecast", entry.extraction)
     if entry.extraction.predictions:
@@ -271,11 +291,13 @@ class Rows:
     the verdicts. What depends on every post (resolutions, conditions, warnings, scores) is written by
     ``finish`` once the corpus is complete."""
 
-    def __init__(self, writer):
-        self.writer, self.authors, self.tags = writer, set(), set()
+    def __init__(self, writer, history=None):
+        self.writer, self.history, self.authors, self.tags = writer, history, set(), set()
 
     def post(self, e, build_date):
         for table, rows in post_tables(e, self.authors, self.tags, build_date).items():
+            self.writer.insert(table, rows)
+        for table, rows in (self.history.tables(e) if self.history else {}).items():
             self.writer.insert(table, rows)
 
     def finish(self, corpus):

@@ -287,6 +287,13 @@ def passage_of(parts):
     return "\n\n".join(markdowns), *md.digest(*pieces)
 
 
+def extract_post(post_id, post, report):
+    """The forecasts of a post as the build reads them: a bare ``(70%)`` counts in a post that uses the full
+    marker or says ``forecasts: true``."""
+    bare = bool(post.meta.get("forecasts")) or "Probability" in post.body
+    return extract(post_id, post.shown, post.body, post.body_line, report, bare=bare)[0]
+
+
 def extract(post_id, rel_path, body, body_line, report, bare=False, scan=True):
     """Sections, predictions and references of a post; scan=False reads sections and references only."""
     extractor = Extractor(post_id, rel_path, body, body_line, report, bare, scan)

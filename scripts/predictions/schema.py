@@ -144,6 +144,58 @@ CREATE TABLE build_info (
     key TEXT PRIMARY KEY,
     value TEXT
 );
+-- Forecast history (history.py): a git source's posts, version by version. Empty for a path source.
+CREATE TABLE post_versions (
+    post_id TEXT NOT NULL REFERENCES posts(id),
+    position INTEGER NOT NULL,
+    "commit" TEXT NOT NULL,
+    date TEXT NOT NULL CHECK (date(date) = date),
+    time TEXT NOT NULL,
+    author TEXT,
+    authored TEXT,
+    message TEXT,
+    path TEXT NOT NULL,
+    change TEXT NOT NULL CHECK (change IN ('added', 'modified', 'renamed')),
+    blob TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    draft INTEGER NOT NULL CHECK (draft IN (0, 1)),
+    forecasts INTEGER,
+    PRIMARY KEY (post_id, position)
+);
+CREATE TABLE forecast_history (
+    prediction_id TEXT PRIMARY KEY REFERENCES predictions(id),
+    post_id TEXT NOT NULL REFERENCES posts(id),
+    first_version INTEGER,
+    first_commit TEXT,
+    first_published TEXT CHECK (first_published IS NULL OR date(first_published) = first_published),
+    first_probability_text TEXT,
+    first_stated_percent REAL CHECK (first_stated_percent BETWEEN 0 AND 100),
+    first_probability REAL CHECK (first_probability BETWEEN 0 AND 1),
+    first_text TEXT,
+    added_later INTEGER NOT NULL CHECK (added_later IN (0, 1)),
+    period_start TEXT,
+    days_after_period_start INTEGER,
+    published_after_period_start INTEGER CHECK (published_after_period_start IN (0, 1)),
+    probability_changes INTEGER NOT NULL,
+    probability_changed INTEGER NOT NULL CHECK (probability_changed IN (0, 1)),
+    statement_changes INTEGER NOT NULL,
+    formatting_changes INTEGER NOT NULL
+);
+CREATE TABLE forecast_changes (
+    id INTEGER PRIMARY KEY,
+    post_id TEXT NOT NULL REFERENCES posts(id),
+    prediction_id TEXT REFERENCES predictions(id),
+    version INTEGER NOT NULL,
+    "commit" TEXT NOT NULL,
+    date TEXT NOT NULL CHECK (date(date) = date),
+    kind TEXT NOT NULL CHECK (kind IN ('added', 'removed', 'probability', 'statement', 'id')),
+    version_prediction_id TEXT NOT NULL,
+    old_value TEXT,
+    new_value TEXT,
+    old_percent REAL,
+    new_percent REAL,
+    formatting_only INTEGER CHECK (formatting_only IN (0, 1) AND kind = 'statement' OR formatting_only IS NULL)
+);
 -- Derived tables for the canned queries (build.scored_rows fills them from the rows above): they read these
 -- narrow rows through covering indexes instead of joining predictions x resolutions x posts per request.
 CREATE TABLE scored_predictions (
@@ -208,6 +260,9 @@ INDEXES = [
     ("scored_predictions", ["outcome", "resolves_by", "post_id", "position", "year"]),
     ("scored_predictions", ["post_id"]),
     ("score_sums", ["post_id"]),
+    ("forecast_history", ["post_id"]),
+    ("forecast_changes", ["post_id", "kind"]),
+    ("forecast_changes", ["prediction_id"]),
     ("score_sums", ["section_id"]),
 ]
 
