@@ -212,7 +212,7 @@ class History:
             shown = f"{v.path} at {v.commit.sha[:10]} ({v.commit.date})"
             then = "this version is not compared" if r.unreadable else "read without it"
             self.warnings += [("history", shown, line, f"{message} ({then})") for line, message in r.problems]
-        return post_rows(entry, versions, readings)
+        return post_rows(entry, versions, readings, source.prefix)
 
     def save(self):
         self.cache.save()
@@ -223,14 +223,15 @@ class History:
         self.cache.close()
 
 
-def post_rows(entry, versions, readings):
-    """The post_versions, forecast_history and forecast_changes rows of one post."""
+def post_rows(entry, versions, readings, prefix=""):
+    """The post_versions, forecast_history and forecast_changes rows of one post (prefix: the content folder's
+    path in the repository, dropped from the versions' paths as posts.path drops it)."""
     t = {"post_versions": [], "forecast_history": [], "forecast_changes": []}
     for n, (v, r) in enumerate(zip(versions, readings, strict=True), 1):
         c = v.commit
         t["post_versions"].append(dict(
             post_id=entry.id, position=n, commit=c.sha, date=c.date, time=c.time, author=c.author,
-            authored=c.authored, message=c.message, path=v.path, change=CHANGES.get(v.status, "modified"),
+            authored=c.authored, message=c.message, path=v.path[len(prefix):], change=CHANGES.get(v.status, "modified"),
             blob=v.blob, checksum=r.checksum, draft=int(r.draft),
             forecasts=len(r.forecasts) if r.forecasts is not None else None))
     if entry.kind != "forecast":
