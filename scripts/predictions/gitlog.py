@@ -9,7 +9,7 @@ commits since the last one read (``read_log(since=...)``). Blobs are read on dem
 """
 
 import subprocess
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .gitsources import git
 
@@ -17,8 +17,7 @@ RECORD, FIELD = "\x1e", "\x1f"
 FORMAT = FIELD.join(["%H", "%P", "%cI", "%aI", "%an", "%B"])
 
 
-@dataclass(frozen=True, slots=True)
-class Commit:
+class Commit(NamedTuple):
     sha: str
     parent: str | None  # the first parent: the branch before this commit
     time: str  # committer date, ISO 8601 with the committer's offset: when the change reached the branch
@@ -33,8 +32,7 @@ class Commit:
         return self.time[:10]
 
 
-@dataclass(frozen=True, slots=True)
-class Version:
+class Version(NamedTuple):
     """One commit's version of a file: the commit, what it did to the file, the file's path and blob then."""
 
     commit: Commit

@@ -17,8 +17,8 @@ import datetime as dt
 import hashlib
 import pickle
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from . import gitlog, posts
 from .cache import code_version
@@ -29,8 +29,7 @@ from .lineage import Forecast, follow, match
 CHANGES = {"A": "added", "M": "modified", "T": "modified", "R": "renamed", "C": "added"}
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(NamedTuple):
     """What one version of a post says: its checksum, whether it is a draft, its forecasts (None when they were
     not asked for or the version cannot be read) and its problems as (line, message)."""
 
@@ -76,29 +75,40 @@ class HistoryCache:
             except sqlite3.Error:
                 self.conn = None
 
-    def _get(self, sql, params):
+    def _rows(self, sql, params):
+        """(key, unpickled value) rows; an unreadable cache or entry is a miss, never a failed build."""
         if self.conn is None:
-            return None
+            return []
         try:
-            row = self.conn.execute(sql, params).fetchone()
-            return row and (row[0], pickle.loads(row[1]))
-        except Exception:  # an unreadable entry is a miss, never a failed build
-            return None
+            rows = self.conn.execute(sql, params).fetchall()
+        except sqlite3.Error:
+            return []
+        found = []
+        for key, blob in rows:
+            try:
+                found.append((key, pickle.loads(blob)))
+            except Exception:
+                continue
+        return found
 
     def log(self, source, pathspec):
         """(head, commits) of the source's last log read, or None."""
-        row = self._get("SELECT head, blob FROM logs WHERE source = ? AND pathspec = ? AND version = ?",
-                        [source, pathspec, self.version])
-        return row
+        rows = self._rows("SELECT head, blob FROM logs WHERE source = ? AND pathspec = ? AND version = ?",
+                          [source, pathspec, self.version])
+        return rows[0] if rows else None
 
     def put_log(self, source, pathspec, head, commits):
         self.logs[(source, pathspec)] = (head, commits)
 
-    def reading(self, key):
-        if key in self.readings:
-            return self.readings[key]
-        row = self._get("SELECT key, blob FROM readings WHERE key = ? AND version = ?", [key, self.version])
-        return row and row[1]
+    def readings_of(self, keys):
+        """{key: Reading} of those of the keys that are cached (one query for a post's versions)."""
+        found = {k: self.readings[k] for k in keys if k in self.readings}
+        missing = [k for k in keys if k not in found]
+        if missing:
+            marks = ", ".join("?" * len(missing))
+            found |= dict(self._rows(f"SELECT key, blob FROM readings WHERE version = ? AND key IN ({marks})",
+                                     [self.version, *missing]))
+        return found
 
     def put_reading(self, key, reading):
         self.readings[key] = reading
@@ -155,14 +165,20 @@ class SourceHistory:
         self.cache.put_log(self.name, pathspec, head, commits)
         return commits
 
-    def reading(self, version, post_id, forecasts):
-        key = f"{version.blob}\0{'forecasts' if forecasts else 'meta'}\0{post_id}"
-        found = self.cache.reading(key)
-        if found is None:
-            data = self.blobs.read(version.blob)
-            self.stats["blobs_read"] += 1
-            found = read_version(data, version.path, version.path[len(self.prefix):], post_id, forecasts)
-            self.cache.put_reading(key, found)
+    def readings(self, versions, post_id, forecasts):
+        """The Reading of each version: from the cache, else read from its blob (and cached)."""
+        mode = "forecasts" if forecasts else "meta"
+        keys = [f"{v.blob}\0{mode}\0{post_id}" for v in versions]
+        cached = self.cache.readings_of(keys)
+        found = []
+        for key, v in zip(keys, versions, strict=True):
+            reading = cached.get(key)
+            if reading is None:
+                data = self.blobs.read(v.blob)
+                self.stats["blobs_read"] += 1
+                reading = cached[key] = read_version(data, v.path, v.path[len(self.prefix):], post_id, forecasts)
+                self.cache.put_reading(key, reading)
+            found.append(reading)
         return found
 
     def close(self):
@@ -205,7 +221,7 @@ class History:
             return {}
         source = self.sources[entry.site.id]
         forecasts = entry.kind == "forecast"
-        readings = [source.reading(v, entry.id, forecasts) for v in versions]
+        readings = source.readings(versions, entry.id, forecasts)
         self.stats["posts"] += 1
         self.stats["versions"] += len(versions)
         for v, r in zip(versions, readings, strict=True):
