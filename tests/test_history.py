@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import SHARED, run_cli
@@ -217,6 +218,20 @@ def test_removed_forecast_is_recorded_without_a_current_id(tmp_path):
     assert history_of(db, "p")["forecasts_first_version"] == 2
 
 
+def test_a_merged_branch_is_published_when_it_reaches_the_branch(tmp_path):
+    repo = Repo(tmp_path / "repo")
+    body = "## Weather\n\nIt rains on new year's day. _Probability: {a}_\n"
+    repo.commit("2030-01-01", "Predictions 2030", {P: post("Predictions 2030", body.format(a="70%"))})
+    repo.git("checkout", "--quiet", "-b", "edit")
+    repo.commit("2030-01-10", "draft an edit", {P: post("Predictions 2030", body.format(a="90%"))})
+    repo.git("checkout", "--quiet", "main")
+    repo.git("merge", "--quiet", "--no-ff", "-m", "merge the edit", "edit", date="2030-02-20")
+    db = build_it(dataset(tmp_path / "ds", repo.path))
+    assert [(v["date"], v["message"]) for v in rows(db, "select date, message from post_versions order by position")] \
+        == [("2030-01-01", "Predictions 2030"), ("2030-02-20", "merge the edit")]
+    assert [(c["kind"], c["date"], c["new_value"]) for c in changes(db, "p")] == [("probability", "2030-02-20", "90%")]
+
+
 def test_a_rebuild_with_no_new_commits_reads_no_history(tmp_path):
     repo = Repo(tmp_path / "repo")
     body = "## Weather\n\nIt rains on new year's day. _Probability: {a}_\n"
@@ -263,6 +278,23 @@ def test_an_old_version_that_cannot_be_read_is_a_warning_not_a_failure(tmp_path)
     assert "not valid YAML" in warning["message"] and "this version is not compared" in warning["message"]
     assert rows(db, "select first_published, first_version from forecast_history") == [
         dict(first_published="2030-01-02", first_version=2)]
+
+
+@pytest.mark.parametrize("lost", ["tree", "blob"])
+def test_a_clone_whose_history_git_cannot_read_fails_clearly(tmp_path, lost):
+    repo = Repo(tmp_path / "repo")
+    body = "## A\n\nRain. _Probability: {a}_\n"
+    first = repo.commit("2030-01-01", "Predictions 2030", {P: post("Predictions 2030", body.format(a="70%"))})
+    repo.commit("2030-01-02", "edit", {P: post("Predictions 2030", body.format(a="75%"))})
+    folder = dataset(tmp_path / "ds", repo.path)
+    clone = folder / ".predictions" / "git" / "blog"
+    sha = repo.git("rev-parse", f"{first}^{{tree}}" if lost == "tree" else f"{first}:{P}")
+    (clone / ".git" / "objects" / sha[:2] / sha[2:]).unlink()
+    result = run_cli("--config", folder / "predictions.toml", "build", "--quiet")
+    assert result.exit_code == 1, result.output
+    assert f"blog: cannot read the history of the clone in {clone}" in result.stderr
+    assert "run `predictions fetch` to clone it again" in result.stderr and "Traceback" not in result.stderr
+    assert not (folder / "data.db").exists() and not (folder / ".predictions" / "history.sqlite").exists()
 
 
 # ---------------------------------------------------------------- the real blog's history (issue 12's expectations)

@@ -101,6 +101,10 @@ def file_versions(commits, paths):
     return {p: v[::-1] for p, v in found.items()}
 
 
+class BlobError(Exception):
+    pass
+
+
 class Blobs:
     """Reads blobs by sha through one `git cat-file --batch` process, started on the first read."""
 
@@ -115,7 +119,7 @@ class Blobs:
         self.process.stdin.flush()
         header = self.process.stdout.readline().split()
         if len(header) != 3:
-            raise RuntimeError(f"git cat-file cannot read blob {sha}: {b' '.join(header).decode()}")
+            raise BlobError(f"git cat-file cannot read blob {sha}: {b' '.join(header).decode()}")
         data = self.process.stdout.read(int(header[2]))
         self.process.stdout.read(1)  # the newline after the content
         self.count += 1

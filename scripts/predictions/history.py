@@ -17,12 +17,13 @@ import datetime as dt
 import hashlib
 import pickle
 import sqlite3
+import subprocess
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
-from . import gitlog, posts
+from . import gitlog, gitsources, posts
 from .cache import code_version
-from .errors import Report
+from .errors import InputError, Problem, Report
 from .extract import extract_post
 from .lineage import Forecast, follow, match
 
@@ -200,8 +201,20 @@ class History:
         for source in dataset.sources:
             site = by_id.get(source.name)
             if source.git and site is not None:
-                self.sources[site.id] = SourceHistory(source.name, source.checkout(dataset), site.content_root,
-                                                      self.cache, self.stats)
+                checkout = source.checkout(dataset)
+                try:
+                    self.sources[site.id] = SourceHistory(source.name, checkout, site.content_root, self.cache,
+                                                          self.stats)
+                except (subprocess.CalledProcessError, gitsources.GitError) as e:
+                    raise unreadable(source.name, checkout, e) from None
+
+    def tables(self, entry):
+        """{table: rows} of the post's history; none for a post of a path source."""
+        try:
+            return self._tables(entry)
+        except (subprocess.CalledProcessError, gitsources.GitError, gitlog.BlobError) as e:
+            source = self.sources[entry.site.id]
+            raise unreadable(source.name, source.checkout, e) from None
 
     def versions(self, entry):
         source = self.sources.get(entry.site.id)
@@ -214,8 +227,7 @@ class History:
         if post.date is None and versions:
             post.date = dt.date.fromisoformat(versions[0].commit.date)
 
-    def tables(self, entry):
-        """{table: rows} of the post's history; none for a post of a path source."""
+    def _tables(self, entry):
         versions = self.versions(entry)
         if not versions:
             return {}
@@ -237,6 +249,18 @@ class History:
         for source in self.sources.values():
             source.close()
         self.cache.close()
+
+
+def unreadable(name, checkout, error):
+    """The InputError for a clone whose history git cannot read."""
+    detail = getattr(error, "stderr", None) or (error.args[0] if error.args else error)
+    if isinstance(detail, bytes):
+        detail = detail.decode("utf-8", "replace")
+    if isinstance(detail, list):
+        detail = " ".join(detail)
+    detail = str(detail).strip().splitlines()[-1] if str(detail).strip() else "git failed"
+    return InputError([Problem(name, None, f"cannot read the history of the clone in {checkout} ({detail}): "
+                               f"delete that folder and run `predictions fetch` to clone it again")])
 
 
 def post_rows(entry, versions, readings, prefix=""):
