@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import grading, reviews, statements
 from . import markdown as md
 from . import resolutions as res
-from . import reviews
+from . import styles as styling
 from .errors import Report
 from .extract import extract
 from .posts import as_date, discover, display, read_post
@@ -72,17 +73,20 @@ class Corpus:
 
 
 def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, progress=None, build_date=None,
-            cache=None, on_post=None):
+            cache=None, on_post=None, styles=None):
     """Read every post under the content roots, and the resolutions; raise InputError on bad input.
 
     Each post is read, extracted and handed to on_post(entry, build_date) (Rows.post writes its rows) before
     the next is read, then lightened: a build never holds every post's text at once. With a cache.Cache,
-    unchanged posts' per-post work is reused instead of parsed again."""
+    unchanged posts' per-post work is reused instead of parsed again. styles maps a content root to its
+    source's forecast style (a styles.Style, or the raw forecasts/reviews/marks/exclude keys of its source
+    table): posts its globs name are read with the list/table grammar or graded by their marks (not cached)."""
     report = Report()
     build_date = build_date or dt.date.today()
+    style_of = styling.parse_all(styles)
     sites = [load_site(root, base_url=base_url) for root in content_roots]
     files = [(site, path, rel) for site in sites for path, rel in discover(site.content_root)]
-    entries, candidates, written, skipped = [], [], set(), 0
+    entries, candidates, styled, written, skipped = [], [], [], set(), 0
 
     def done(entry):
         if on_post and not report.errors and first_time(entry, written):
@@ -100,8 +104,18 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
             report.warn("draft", display(path), None, "draft skipped (build with --drafts to include it)")
             continue
         entry = Entry(site, post, post.slug)
+        style = style_of.get(site.content_root)
+        role = style.role(post.rel_path) if style else None
+        if role == "exclude":
+            report.warn("excluded", display(path), None, "excluded by its source's `exclude` globs: not read")
+            continue
         entries.append(entry)
-        if reviews.looks_like_review(post.body):
+        if role == "reviews":
+            styled.append((entry, style))  # graded after every forecast post is read
+        elif role == "forecasts":
+            read_statements(entry, report)
+            done(entry)
+        elif reviews.looks_like_review(post.body):
             candidates.append(entry)  # graded after every forecast post is read
         else:
             read_predictions(entry, report, cache)
@@ -110,6 +124,9 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
     by_path = {(e.site.id, e.post.url_path): e for e in entries}
     for entry in candidates:
         read_review(entry, by_path, report, cache)
+        done(entry)
+    for entry, style in styled:
+        read_graded(entry, style, entries, by_path, report)
         done(entry)
     check_unique_predictions(entries, report)
     report.raise_errors()
@@ -146,6 +163,57 @@ def read_predictions(entry, report, cache=None):
     if entry.extraction.predictions:
         entry.kind = "forecast"
     post.body = None  # read: the text is not needed again
+
+
+def read_statements(entry, report):
+    """A post named by its source's `forecasts` globs: its list and table statements (statements.py)."""
+    post = entry.post
+    entry.extraction = statements.extract_forecasts(entry.id, post.shown, post.body, post.body_line, report)
+    if entry.extraction.predictions:
+        entry.kind = "forecast"
+    else:
+        report.warn("no-statements", post.shown, None, "named by its source's `forecasts` globs but states no "
+                    "forecast in list or table form (`Statement: 70%`): check the globs or the post")
+    post.body = None
+
+
+def read_graded(entry, style, entries, by_path, report):
+    """A post named by its source's `reviews` globs grades the forecast post it links, or whose statements it
+    repeats; each graded item's mark gives the outcome (grading.py)."""
+    post = entry.post
+    review = grading.read(post, entry.id, entry.site.base_url, style, report)
+    entry.extraction, entry.kind = review.extraction, "review"
+    post.body = None
+    target = linked_forecast(entry, review.paths, entries, by_path)
+    if target is None:
+        scored = sorted(((grading.repeated(review, e.extraction.predictions), e.id, e) for e in entries
+                         if e.kind == "forecast" and e.site.id == entry.site.id and e is not entry),
+                        key=lambda x: (-x[0], x[1]))
+        if scored and scored[0][0] and (len(scored) == 1 or scored[1][0] < scored[0][0]):
+            target = scored[0][2]
+        else:
+            report.error(post.shown, None, "this review grades no forecast post: it links none and repeats the "
+                         "statements of none (or of two equally): link the forecast post it grades")
+            entry.kind = "article"
+            return
+    entry.reviews_post_id = target.id
+    entry.verdicts = grading.match(review, target.extraction.predictions, post.shown, report)
+
+
+def linked_forecast(entry, paths, entries, by_path):
+    """The first forecast post a review links: by its URL path, or by its file (Hugo refs name files)."""
+    site = entry.site.id
+    by_file = {}
+    for e in entries:
+        if e.site.id == site:
+            key = reviews.normalise(e.post.rel_path)
+            by_file.setdefault(key, e)
+            by_file.setdefault(key.rsplit("/", 2)[-2] + "/", e)  # a ref by the file's name alone
+    for p in paths:
+        e = by_path.get((site, p)) or by_file.get(p)
+        if e is not None and e.kind == "forecast":
+            return e
+    return None
 
 
 def review_work(entry):
@@ -267,7 +335,7 @@ def prediction_facts(corpus):
         for p in e.extraction.predictions if e.extraction else ():
             yield dict(id=p.id, post_id=e.id, position=p.position, year=e.year, section_id=p.section.id if p.section
                        else None, stated_percent=float(p.stated_percent), probability=float(p.stated_percent / 100),
-                       resolves_by=resolves_by.isoformat())
+                       resolves_by=(p.resolves_by or resolves_by).isoformat())
 
 
 SCORED = ("true", "false", "partial")
@@ -366,7 +434,7 @@ def post_tables(e, authors, tags, build_date):
             probability_text=p.probability_text, stated_percent=float(p.stated_percent),
             probability=float(p.stated_percent / 100), parent_id=p.parent_id, depends_on_id=p.depends_on_id,
             condition_id=None,  # set by Rows.finish once the resolution files are read
-            resolves_by=(resolves_by or build_date).isoformat(),
+            resolves_by=(p.resolves_by or resolves_by or build_date).isoformat(),
             url=f"{e.url}#{p.section.anchor}" if p.section else e.url, path=post.rel_path, line=p.line,
         ))
         linked = dict.fromkeys(refs[c] for c in p.citations if c in refs)
