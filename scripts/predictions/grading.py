@@ -122,7 +122,7 @@ def heading_verdicts(tokens, sections, post, style, report):
             close()
             section = sections[n_heading]
             n_heading += 1
-            m = statements.HEADING_FORM.match(section.title)
+            m = statements.HEADING_FORM.match(section.title) if len(section.title) <= statements.MAX_HEADING else None
             current, paragraphs = ((section, m) if m else None), []
         elif t.type == "paragraph_open" and nxt.type == "inline":
             paragraphs.append(md.inline_text(nxt.children).strip())

@@ -27,10 +27,11 @@ from .extract import Prediction, extract
 
 BOLD_PROB = "\u2063"  # stands before a percent written in bold: ``Statement **70%**`` needs no other separator
 PROB = r"(?P<prob>(?P<cmp>[<>≤≥~])?\s?(?P<num>\d{1,3}(?:\.\d+)?)\s?%)"
-SEP = rf"(?:\s*+(?::|⇒|=>|→|\s[-–—])\s*+{BOLD_PROB}?|\s*+{BOLD_PROB})\s*+"
+SEP = rf"(?:\s*(?::|⇒|=>|→)\s*{BOLD_PROB}?|\s+[-–—]\s*|\s*{BOLD_PROB})\s*"
 AFTER = r"(?![\w%]|\.\d)(?P<rest>.*)"
 SEP_FORM = re.compile(rf"{SEP}{PROB}{AFTER}", re.DOTALL)
 PAREN_FORM = re.compile(rf"\s*\(\s*{PROB}\s*\){AFTER}", re.DOTALL)
+MAX_HEADING = 300  # longer headings are never graded headings (and the lazy match below stays cheap)
 HEADING_FORM = re.compile(rf"^(?:Prediction\s*#\s*(?P<n>\d+)\s*[:.]\s*)?(?P<statement>.+?)(?:\s*,\s*|{SEP}){PROB}\s*$")
 MONTHS = {m: i for i, m in enumerate(
     "january february march april may june july august september october november december".split(), 1)}
@@ -151,8 +152,13 @@ def joined(parts):
     for s, f in parts:
         if "bold" in f and re.fullmatch(r"\s*[<>~]?\d{1,3}(?:\.\d+)?\s?%\s*", s):
             s = BOLD_PROB + s
-        text.append(s)
-        flags.extend([f] * len(s))
+        for ch in s:  # runs of white space become one space: the grammar's regexes then stay linear
+            if ch.isspace():
+                if text and text[-1] == " ":
+                    continue
+                ch = " "
+            text.append(ch)
+            flags.append(f)
     return "".join(text), flags
 
 

@@ -1,0 +1,176 @@
+"""Forecast styles on the four real blogs of ../shared/corpus: the exact forecasts, grades and outcomes that
+their SOURCE.md files state, each blog configured as a maintainer would (its forecasts/reviews/marks/exclude)."""
+
+import datetime as dt
+import sqlite3
+from collections import Counter
+
+import pytest
+
+from conftest import SHARED
+from predictions import build, database
+
+CORPUS = SHARED / "corpus"
+BUILD_DATE = dt.date(2026, 12, 1)
+# Each source as its test dataset's predictions.toml configures it.
+SOURCES = {
+    "urth": dict(
+        root=CORPUS / "blog.urth.org" / "content",
+        style=dict(forecasts=["posts/2020-05-02-predictions-for-2020.md"],
+                   reviews=["posts/2021-01-29-2020-predictions-reviewed.md"],
+                   marks={"Yup": "right", "Nope": "wrong", "WTF": "ambiguous"})),
+    "seinma": dict(
+        root=CORPUS / "seinmastudios.com" / "content",
+        style=dict(forecasts=["posts/2024-predictions.md", "posts/predictions-2025.md"],
+                   reviews=["posts/predictions-2024-followup.md"],
+                   marks={"(did not happen)": "did-not-happen", "(happened)": "happened",
+                          "(happened, but disqualified)": "void"})),
+    "czinn": dict(root=CORPUS / "czinn-web" / "content", style=dict(forecasts=["blog/predictions-2021.md"])),
+    "erwald": dict(
+        root=CORPUS / "erwald-blog", base_url="https://www.erichgrunewald.com/",
+        style=dict(forecasts=["posts/my-path-towards-veganism.md", "posts/the-astra-zeneca-vaccine-will-save-lives.md",
+                              "posts/the-devastating-power-and-heartbreaking-pain-of-truly-changing-minds.md",
+                              "posts/predictions-for-2022.md"],
+                   reviews=["posts/scoring-my-*-predictions.md"],
+                   exclude=["posts/predictions-for-2022.md", "README.md", "SOURCE.md"],
+                   marks={"✓ True": "happened", "✕ False": "did-not-happen", "True": "happened",
+                          "False": "did-not-happen"})),
+}
+
+
+def build_styled(db_path, root, style, base_url=None, resolutions=None, build_date=BUILD_DATE):
+    """Build a database from one content root with its style, as `predictions build` writes it."""
+    with database.Writer(db_path) as writer:
+        rows = build.Rows(writer)
+        corpus = build.collect([root], resolutions, base_url=base_url, styles={root: style}, on_post=rows.post,
+                               build_date=build_date)
+        rows.finish(corpus)
+        writer.finish()
+    return corpus
+
+
+@pytest.fixture(scope="module")
+def dbs(tmp_path_factory):
+    out = {}
+    for name, s in SOURCES.items():
+        path = tmp_path_factory.mktemp(name) / "data.db"
+        corpus = build_styled(path, s["root"], s["style"], s.get("base_url"))
+        out[name] = (sqlite3.connect(path), corpus)
+    yield out
+    for conn, _ in out.values():
+        conn.close()
+
+
+def outcomes(conn, post):
+    return Counter(o for (o,) in conn.execute("select outcome from prediction_status where post_id = ?", [post]))
+
+
+def states(conn, post):
+    return Counter(s for (s,) in conn.execute("select state from prediction_status where post_id = ?", [post]))
+
+
+def test_only_the_forecast_posts_state_forecasts(dbs):
+    expected = {
+        "urth": [("2020-05-02-predictions-for-2020", 33)],
+        "seinma": [("2024-predictions", 31), ("predictions-2025", 57)],
+        "czinn": [("predictions-2021", 36)],
+        "erwald": [("my-path-towards-veganism", 6), ("the-astra-zeneca-vaccine-will-save-lives", 4),
+                   ("the-devastating-power-and-heartbreaking-pain-of-truly-changing-minds", 2)],
+    }
+    for name, (conn, _) in dbs.items():
+        got = conn.execute("select id, prediction_count from posts where prediction_count > 0 order by id").fetchall()
+        assert got == expected[name], name
+        assert conn.execute("select count(*) from posts").fetchone()[0] > 3
+
+
+def test_urth_review_marks_mean_right_and_wrong(dbs):
+    conn, corpus = dbs["urth"]
+    post = "2020-05-02-predictions-for-2020"
+    assert outcomes(conn, post) == {"false": 14, "true": 13, "ambiguous": 1, "open": 5}
+    verdicts = Counter(v for (v,) in conn.execute("select verdict from resolutions"))
+    assert verdicts == {"Yup": 16, "Nope": 11, "WTF": 1}
+    # 28 for 2020 (Politics and Economy 7, Coronavirus 11, Personal 10), 5 long-term ones evaluated at the end of 2025
+    sections = conn.execute("select s.title, count(*) from predictions p join sections s on s.id = p.section_id "
+                            "group by s.title order by min(p.position)").fetchall()
+    assert sections == [("Politics and Economy", 7), ("Coronavirus", 11), ("Personal", 10), ("Longer Term Predictions", 5)]
+    long_term = conn.execute("select distinct p.resolves_by, s.state from predictions p join prediction_status s "
+                             "on s.prediction_id = p.id where p.section_id like '%longer-term%'").fetchall()
+    assert long_term == [("2025-12-31", "overdue")]
+    # "A vaccine is generally available by end of 2020: 10%" / **Yup** (right): the event did not happen
+    row = conn.execute("select p.stated_percent, s.outcome, s.verdict from prediction_status s join predictions p "
+                       "on p.id = s.prediction_id where p.text like 'A vaccine is generally available%'").fetchone()
+    assert row == (10.0, "false", "Yup")
+    # "Nope with a side of WTF" is Nope; "Nope. I was tempted to give myself a "Yup"" is Nope
+    for start in ("Fatality rate in the US", "Minnesota lifts stay at home"):
+        assert conn.execute("select s.verdict, s.outcome from prediction_status s where s.text like ?",
+                            [start + "%"]).fetchone() == ("Nope", "false")
+    # The verdict stated inline in the item's text ("…: 60% _ … _ **Yup. …**")
+    assert conn.execute("select s.verdict, s.outcome from prediction_status s where s.text like "
+                        "'I have attended at least one non-Perl%'").fetchone() == ("Yup", "true")
+    # Percentages inside statements and prose are not probabilities
+    gdp = conn.execute("select text, stated_percent from predictions where text like 'US GDP%'").fetchone()
+    assert gdp == ("US GDP for 2020 is down by at least 30% year over year compared to 2019", 80.0)
+    # Notes under an item are its commentary
+    vaccine = conn.execute("select commentary_markdown from predictions where text like 'A vaccine%'").fetchone()[0]
+    assert "at least 90% of the population" in vaccine
+    warned = [p.message for kind, p in corpus.report.warnings if kind == "ungraded"]
+    assert len(warned) == 5 and all("longer-term-predictions" in m for m in warned)
+
+
+def test_urth_html_items_keep_their_lines(dbs):
+    conn, _ = dbs["urth"]
+    path = CORPUS / "blog.urth.org" / "content" / "posts" / "2020-05-02-predictions-for-2020.md"
+    lines = path.read_text().split("\n")
+    for text, line in conn.execute("select text, line from predictions"):
+        assert text[:25] in lines[line - 1], (text, line)
+
+
+def test_seinmastudios_suffixes_state_the_outcome(dbs):
+    conn, _ = dbs["seinma"]
+    assert outcomes(conn, "2024-predictions") == {"true": 6, "false": 24, "void": 1}
+    assert conn.execute("select reviews_post_id from posts where id = 'predictions-2024-followup'").fetchone() == (
+        "2024-predictions",)
+    assert states(conn, "predictions-2025") == {"overdue": 57}
+    # A parent bullet without a probability is the topic of its children
+    assert conn.execute("select text from predictions where id = '2024-predictions/us/1'").fetchone() == (
+        "Congestion pricing: Begins collection by EOY",)
+    disqualified = conn.execute("select p.stated_percent, r.outcome from resolutions r join predictions p "
+                                "on p.id = r.prediction_id where r.verdict = '(happened, but disqualified)'").fetchall()
+    assert disqualified == [(80.0, "void")]
+
+
+def test_czinn_open_and_nested(dbs):
+    conn, _ = dbs["czinn"]
+    assert states(conn, "predictions-2021") == {"overdue": 36}
+    children = conn.execute("select c.text, c.stated_percent, p.text from predictions c join predictions p "
+                            "on p.id = c.parent_id order by c.position").fetchall()
+    assert [c[0] for c in children] == ["...by the end of May", "...by the end of June", "...by the end of July",
+                                        "...by the end of the year", "...and a P3 rating", "...in less than 25 minutes",
+                                        "...better than 0.20", "...better than 0.15"]
+    assert children[0][2] == "I get a vaccine by the end of April"
+    # the footnote of "…in the US[^strain]: 85%" is its reference
+    refs = conn.execute("select r.key from prediction_references pr join \"references\" r on r.id = pr.reference_id "
+                        "where pr.prediction_id = 'predictions-2021/covid-19/1'").fetchall()
+    assert refs == [("strain",)]
+
+
+def test_erwald_outcomes_and_dates(dbs):
+    conn, corpus = dbs["erwald"]
+
+    def column(post, sql):
+        return [r[0] for r in conn.execute(f"select {sql} from prediction_status where post_id = ? order by "
+                                           "prediction_id", [post])]
+
+    assert column("my-path-towards-veganism", "outcome") == ["true", "true", "false", "true", "true", "true"]
+    assert column("the-astra-zeneca-vaccine-will-save-lives", "outcome") == ["true", "true", "false", "false"]
+    assert column("the-astra-zeneca-vaccine-will-save-lives", "resolves_by") == ["2021-07-01"] * 4
+    assert column("the-devastating-power-and-heartbreaking-pain-of-truly-changing-minds", "state") == ["open"] * 2
+    assert column("the-devastating-power-and-heartbreaking-pain-of-truly-changing-minds", "resolves_by") == [
+        "2050-01-01"] * 2
+    assert column("my-path-towards-veganism", "resolves_by") == ["2022-02-01"] * 6
+    reviews = conn.execute("select id, reviews_post_id from posts where kind = 'review' order by id").fetchall()
+    assert reviews == [("scoring-my-astra-zeneca-predictions", "the-astra-zeneca-vaccine-will-save-lives"),
+                       ("scoring-my-veganism-predictions", "my-path-towards-veganism")]
+    excluded = sorted(p.path.rsplit("/", 1)[-1] for kind, p in corpus.report.warnings if kind == "excluded")
+    assert excluded == ["README.md", "SOURCE.md", "predictions-for-2022.md"]
+    assert conn.execute("select count(*) from posts where id = 'predictions-for-2022'").fetchone() == (0,)
