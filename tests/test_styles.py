@@ -38,11 +38,12 @@ SOURCES = {
 }
 
 
-def build_styled(db_path, root, style, base_url=None, resolutions=None, build_date=BUILD_DATE):
+def build_styled(db_path, root, style, base_url=None, resolutions=None, build_date=BUILD_DATE, claims_dir=None):
     """Build a database from one content root with its style, as `predictions build` writes it."""
     with database.Writer(db_path) as writer:
         rows = build.Rows(writer)
         corpus = build.collect([root], resolutions, base_url=base_url, styles={root: style}, on_post=rows.post,
+                               claims_dir=claims_dir,
                                build_date=build_date)
         rows.finish(corpus)
         writer.finish()

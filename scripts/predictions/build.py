@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import claims as claiming
 from . import grading, reviews, statements
 from . import markdown as md
 from . import resolutions as res
@@ -66,6 +67,7 @@ class Corpus:
     report: Report
     skipped_drafts: int = 0
     build_date: dt.date = field(default_factory=dt.date.today)
+    claims: list = field(default_factory=list)  # claims.Claim: authors' own calibration tallies
 
     @property
     def predictions(self):
@@ -73,14 +75,15 @@ class Corpus:
 
 
 def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, progress=None, build_date=None,
-            cache=None, on_post=None, styles=None):
+            cache=None, on_post=None, styles=None, claims_dir=None):
     """Read every post under the content roots, and the resolutions; raise InputError on bad input.
 
     Each post is read, extracted and handed to on_post(entry, build_date) (Rows.post writes its rows) before
     the next is read, then lightened: a build never holds every post's text at once. With a cache.Cache,
     unchanged posts' per-post work is reused instead of parsed again. styles maps a content root to its
     source's forecast style (a styles.Style, or the raw forecasts/reviews/marks/exclude keys of its source
-    table): posts its globs name are read with the list/table grammar or graded by their marks (not cached)."""
+    table): posts its globs name are read with the list/table grammar or graded by their marks (not cached).
+    claims_dir: a folder of claims files (claims.py), authors' own tallies to set beside the recomputed ones."""
     report = Report()
     build_date = build_date or dt.date.today()
     style_of = styling.parse_all(styles)
@@ -139,7 +142,10 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
     report.raise_errors()
     merged = res.merge(from_reviews, from_files, conditions, report)
     warn_ungraded(entries, merged, report)
-    return Corpus(sites, entries, merged, conditions, report, skipped, build_date)
+    stated = {e.id for e in entries if e.kind == "forecast"}
+    tallies = claiming.load_dir(Path(claims_dir), stated, report) if claims_dir else []
+    report.raise_errors()
+    return Corpus(sites, entries, merged, conditions, report, skipped, build_date, claims=tallies)
 
 
 def first_time(entry, written):
@@ -323,6 +329,7 @@ class Rows:
         w.insert("build_warnings", (dict(kind=kind, path=p.path, line=p.line, message=p.message)
                                     for kind, p in corpus.report.warnings))
         w.insert("build_info", [dict(key="build_date", value=corpus.build_date.isoformat())])
+        w.insert("claims", (c.row() for c in corpus.claims))
         units = {}
         w.insert("scored_predictions", scored_rows(prediction_facts(corpus), corpus.resolutions, units))
         w.insert("score_sums", units.values())

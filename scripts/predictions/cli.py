@@ -28,12 +28,12 @@ def content_option(f):
     return f
 
 
-def collect(content, resolutions, drafts, base_url, quiet=True, cache=None, on_post=None):
+def collect(content, resolutions, drafts, base_url, quiet=True, cache=None, on_post=None, claims=None):
     roots = [Path(c) for c in content] or [pipeline.default_content()]
     progress = None if quiet else show_progress
     try:
         return pipeline.collect(roots, resolutions, drafts=drafts, base_url=base_url, progress=progress, cache=cache,
-                                on_post=on_post)
+                                on_post=on_post, claims_dir=claims)
     except InputError as e:
         for problem in e.problems:
             click.echo(f"error: {problem}", err=True)
@@ -79,13 +79,15 @@ def cli():
 @click.option("--db", "db_path", default=str(ROOT / "data.db"), show_default=True, type=click.Path(dir_okay=False))
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
 @click.option("--full", is_flag=True, help="Parse every post again instead of reusing unchanged posts' work.")
-def build(content, resolutions, drafts, base_url, db_path, quiet, full):
+@click.option("--claims", type=click.Path(file_okay=False),
+              help="Folder of claims files: authors' own calibration tallies (docs/styles.md).")
+def build(content, resolutions, drafts, base_url, db_path, quiet, full, claims):
     """Read the posts and resolutions and write the database (replaced only if everything succeeded)."""
     cache = Cache(cache_path(db_path), enabled=not full)
     try:
         with database.Writer(db_path) as writer:
             rows = pipeline.Rows(writer)
-            corpus = collect(content, resolutions, drafts, base_url, quiet, cache, on_post=rows.post)
+            corpus = collect(content, resolutions, drafts, base_url, quiet, cache, on_post=rows.post, claims=claims)
             rows.finish(corpus)
             writer.finish()
         cache.save()
