@@ -73,13 +73,13 @@ async def test_urth_claims_differ_only_at_60(tmp_path):
     # SOURCE.md: recomputed from its own verdicts, 60% is 1 of 6 (17%); the others agree
     assert expected[60, 60] == (6, 1)
     ds = await site(db)
-    got = await rows(ds, "claims")
+    got = await rows(ds, "claims_side_by_side")
     assert [(r["bucket"], r["n"], r["hits"], r["differs"]) for r in got] == [
         (f"{lo}%", n, hits, int(abs(claimed - hits / n) >= 0.01))
         for ((lo, _), (n, hits)), claimed in zip(expected.items(), (0.33, 0.33, 0.5, 0.8, 1.0), strict=True)]
     assert [r["bucket"] for r in got if r["differs"]] == ["60%"]
     assert got[0]["claimed_frequency"] == 0.33 and got[0]["frequency"] == pytest.approx(1 / 6)
-    assert [r["bucket"] for r in await rows(ds, "claims", differs="1")] == ["60%"]
+    assert [r["bucket"] for r in await rows(ds, "claims_side_by_side", differs="1")] == ["60%"]
 
 
 async def test_seinmastudios_claims_differ_in_the_two_lower_buckets(tmp_path):
@@ -87,7 +87,7 @@ async def test_seinmastudios_claims_differ_in_the_two_lower_buckets(tmp_path):
     expected = tally(db, "2024-predictions", [(0, 33), (34, 66), (67, 100)], False)
     assert list(expected.values()) == [(14, 1), (9, 2), (7, 3)]  # SOURCE.md: 1 of 14, 2 of 9, 3 of 7
     ds = await site(db)
-    got = await rows(ds, "claims", post="Predictions for 2024")
+    got = await rows(ds, "claims_side_by_side", post="Predictions for 2024")
     assert [(r["bucket"], r["n"], r["hits"], r["differs"]) for r in got] == [
         ("0-33%", 14, 1, 1), ("34-66%", 9, 2, 1), ("67-100%", 7, 3, 0)]
     # the same buckets as custom edges of the calibration query: [0,34), [34,67), [67,101)

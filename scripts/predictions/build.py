@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import claims as claiming
-from . import grading, reviews, statements
+from . import grading, reviews, statements, trackers
 from . import markdown as md
 from . import resolutions as res
 from . import styles as styling
@@ -75,7 +75,7 @@ class Corpus:
 
 
 def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, progress=None, build_date=None,
-            cache=None, on_post=None, styles=None, claims_dir=None):
+            cache=None, on_post=None, styles=None, claims_dir=None, trackers=None):
     """Read every post under the content roots, and the resolutions; raise InputError on bad input.
 
     Each post is read, extracted and handed to on_post(entry, build_date) (Rows.post writes its rows) before
@@ -83,7 +83,8 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
     unchanged posts' per-post work is reused instead of parsed again. styles maps a content root to its
     source's forecast style (a styles.Style, or the raw forecasts/reviews/marks/exclude keys of its source
     table): posts its globs name are read with the list/table grammar or graded by their marks (not cached).
-    claims_dir: a folder of claims files (claims.py), authors' own tallies to set beside the recomputed ones."""
+    claims_dir: a folder of claims files (claims.py), authors' own tallies to set beside the recomputed ones.
+    trackers: (source name, kind, file) of tracker exports (trackers.py): each question a post of that source."""
     report = Report()
     build_date = build_date or dt.date.today()
     style_of = styling.parse_all(styles)
@@ -123,6 +124,7 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
         else:
             read_predictions(entry, report, cache)
             done(entry)
+    from_trackers = read_trackers(trackers or [], sites, entries, report, done)
     check_unique_posts(entries, report)
     by_path = {(e.site.id, e.post.url_path): e for e in entries}
     for entry in candidates:
@@ -135,7 +137,7 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
     report.raise_errors()
     known = {p.id: p for e in entries if e.extraction for p in e.extraction.predictions}
     posts = {e.id for e in entries}
-    from_reviews = verdict_resolutions(entries, report)
+    from_reviews = verdict_resolutions(entries, report) | from_trackers
     for e in entries:
         e.verdicts = set(e.verdicts)  # which predictions a verdict graded is all that is needed from now on
     from_files, conditions = res.load_dir(resolutions_dir, known, posts, report) if resolutions_dir else ({}, {})
@@ -169,6 +171,23 @@ def read_predictions(entry, report, cache=None):
     if entry.extraction.predictions:
         entry.kind = "forecast"
     post.body = None  # read: the text is not needed again
+
+
+def read_trackers(files, sites, entries, report, done):
+    """Each tracker file's questions as forecast posts of their own source; returns their resolutions."""
+    found = {}
+    for name, kind, path in files:
+        site, made, resolved = trackers.read(name, kind, path, report)
+        if site is None:
+            continue
+        sites.append(site)
+        for site, post, extraction, _ in made:
+            entry = Entry(site, post, post.slug, kind="forecast" if extraction.predictions else "article",
+                          extraction=extraction)
+            entries.append(entry)
+            done(entry)
+        found |= resolved
+    return found
 
 
 def read_statements(entry, report):
