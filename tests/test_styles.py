@@ -175,3 +175,19 @@ def test_erwald_outcomes_and_dates(dbs):
     excluded = sorted(p.path.rsplit("/", 1)[-1] for kind, p in corpus.report.warnings if kind == "excluded")
     assert excluded == ["README.md", "SOURCE.md", "predictions-for-2022.md"]
     assert conn.execute("select count(*) from posts where id = 'predictions-for-2022'").fetchone() == (0,)
+
+
+def test_a_resolution_file_overrides_a_contradicted_verdict(tmp_path):
+    # "I have had coronavirus: 40%" / **Nope, I _haven't_ had it?** ... "I counted this as a miss": by its mark
+    # (wrong at 40%) the event happened; a maintainer records that it did not, and the build reports the override.
+    folder = tmp_path / "resolutions"
+    folder.mkdir()
+    (folder / "2020-05-02-predictions-for-2020.yml").write_text(
+        "resolutions:\n  2020-05-02-predictions-for-2020/coronavirus/8:\n    outcome: false\n"
+        "    note: Both tests were negative; the author counted it as a miss.\n")
+    s = SOURCES["urth"]
+    corpus = build_styled(tmp_path / "data.db", s["root"], s["style"], resolutions=folder)
+    (override,) = [p for kind, p in corpus.report.warnings if kind == "override"]
+    assert override.line == 2 and "resolution file says false, overriding the review's true ('Nope'" in override.message
+    conn = sqlite3.connect(tmp_path / "data.db")
+    assert outcomes(conn, "2020-05-02-predictions-for-2020") == {"false": 15, "true": 12, "ambiguous": 1, "open": 5}
