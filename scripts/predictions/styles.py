@@ -13,6 +13,7 @@ content folder, with forward slashes. ``exclude`` wins over ``reviews``, which w
 
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from pathlib import Path
 
 from .errors import InputError, Problem
 
@@ -94,8 +95,6 @@ def outcome(meaning, percent):
 
 def parse_all(styles):
     """{resolved content root: Style} from build.collect's `styles` (raw dicts or Styles); InputError if wrong."""
-    from pathlib import Path
-
     out, problems = {}, []
     for root, raw in (styles or {}).items():
         try:
