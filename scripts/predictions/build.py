@@ -6,20 +6,22 @@ the rest. Errors are gathered for the whole build and raised together.
 """
 
 import datetime as dt
+import json
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import claims as claiming
-from . import grading, reviews, statements, trackers
+from . import database, grading, reviews, statements, trackers
 from . import markdown as md
 from . import resolutions as res
 from . import styles as styling
-from .errors import Report
+from .cache import Cache, cache_path
+from .errors import InputError, Problem, Report
 from .extract import extract
 from .posts import as_date, discover, display, read_post
-from .site import load_site
+from .site import load_site, source_site
 
 YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
 
@@ -68,14 +70,66 @@ class Corpus:
     skipped_drafts: int = 0
     build_date: dt.date = field(default_factory=dt.date.today)
     claims: list = field(default_factory=list)  # claims.Claim: authors' own calibration tallies
+    inputs: dict = field(default_factory=dict)  # what the build read (recorded in build_info)
 
     @property
     def predictions(self):
         return [p for e in self.entries if e.extraction for p in e.extraction.predictions]
 
 
+def inputs(dataset):
+    """What a build of the dataset reads, as recorded in build_info: a later `serve` compares it."""
+    return {"config": str(dataset.config_path) if dataset.config_path else None,
+            "resolutions": str(dataset.resolutions),
+            "sources": [{"name": s.name, "content": str(s.content_root(dataset)) if s.kind == "blog" else str(s.path),
+                         "git": s.git, "ref": s.ref} for s in dataset.sources]}
+
+
+def collect_dataset(dataset, **options):
+    """collect() over a Dataset's sources and resolution files; the corpus records the build's inputs.
+
+    A blog source's forecasts/reviews/marks/exclude keys are its style (styles.py); a tracker source (kind
+    fatebook-csv, predictionbook-json, predictionbook-csv) is read by trackers.py; a ``claims/`` folder in the
+    dataset folder holds authors' calibration claims (claims.py) unless claims_dir names another."""
+    base_url = options.pop("base_url", None)
+    blogs = [s for s in dataset.sources if s.kind == "blog"]
+    tracked = [(s.name, s.kind, s.path) for s in dataset.sources if s.kind != "blog"]
+    sites = [source_site(dataset, s, base_url=base_url) for s in blogs]
+    if not sites and not tracked:
+        where = dataset.config_path or dataset.folder
+        raise InputError([Problem(str(where), None, "no sources to read: add a [[sources]] table to predictions.toml "
+                                  "(`predictions init` writes one), or pass --content DIR")])
+    styles = {}
+    for source, site in zip(blogs, sites, strict=True):
+        if source.styles:
+            where = f"{dataset.config_path or 'predictions.toml'}: source {source.name!r}"
+            styles[site.content_root] = styling.Style.from_config(source.styles, where)
+    if options.get("claims_dir") is None and (dataset.folder / "claims").is_dir():
+        options["claims_dir"] = dataset.folder / "claims"
+    corpus = collect([s.content_root for s in sites], dataset.resolutions, sites=sites, styles=styles,
+                     trackers=tracked, **options)
+    corpus.inputs = inputs(dataset)
+    return corpus
+
+
+def write(dataset, full=False, **options):
+    """Build the dataset's database: collect its posts, streaming each post's rows into a new file that replaces
+    the old one only if everything succeeded. Returns (corpus, cache); raises InputError on bad input."""
+    cache = Cache(cache_path(dataset.db_path), enabled=not full)
+    try:
+        with database.Writer(dataset.db_path) as writer:
+            rows = Rows(writer)
+            corpus = collect_dataset(dataset, cache=cache, on_post=rows.post, **options)
+            rows.finish(corpus)
+            writer.finish()
+        cache.save()
+    finally:
+        cache.close()
+    return corpus, cache
+
+
 def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, progress=None, build_date=None,
-            cache=None, on_post=None, styles=None, claims_dir=None, trackers=None):
+            cache=None, on_post=None, sites=None, styles=None, claims_dir=None, trackers=None):
     """Read every post under the content roots, and the resolutions; raise InputError on bad input.
 
     Each post is read, extracted and handed to on_post(entry, build_date) (Rows.post writes its rows) before
@@ -88,7 +142,7 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
     report = Report()
     build_date = build_date or dt.date.today()
     style_of = styling.parse_all(styles)
-    sites = [load_site(root, base_url=base_url) for root in content_roots]
+    sites = sites or [load_site(root, base_url=base_url) for root in content_roots]
     files = [(site, path, rel) for site in sites for path, rel in discover(site.content_root)]
     entries, candidates, styled, written, skipped = [], [], [], set(), 0
 
@@ -107,7 +161,7 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
             skipped += 1
             report.warn("draft", display(path), None, "draft skipped (build with --drafts to include it)")
             continue
-        entry = Entry(site, post, post.slug)
+        entry = Entry(site, post, site.id_prefix + post.slug)
         style = style_of.get(site.content_root)
         role = style.role(post.rel_path) if style else None
         if role == "exclude":
@@ -335,8 +389,11 @@ class Rows:
     def finish(self, corpus):
         w = self.writer
         w.insert("sources", (dict(id=s.id, title=s.title, base_url=s.base_url, content_root=s.content_root.name,
-                                  license=s.license, license_url=s.license_url, repository=s.repository,
+                                  author=s.author, license=s.license, license_url=s.license_url, repository=s.repository,
                                   commit=s.commit) for s in corpus.sites))
+        w.insert("source_licenses", (dict(source_id=s.id, file=s.license_file.name,
+                                          text=s.license_file.read_text(encoding="utf-8", errors="replace"))
+                                     for s in corpus.sites if s.license_file))
         w.execute("CREATE TEMP TABLE conditions (prediction_id TEXT PRIMARY KEY, condition_id TEXT)")
         w.insert("conditions", (dict(prediction_id=k, condition_id=v) for k, v in sorted(corpus.conditions.items())))
         w.execute("UPDATE predictions SET condition_id = (SELECT condition_id FROM temp.conditions c "
@@ -347,7 +404,8 @@ class Rows:
                               for pid, r in resolutions for i, ev in enumerate(r.evidence, 1)))
         w.insert("build_warnings", (dict(kind=kind, path=p.path, line=p.line, message=p.message)
                                     for kind, p in corpus.report.warnings))
-        w.insert("build_info", [dict(key="build_date", value=corpus.build_date.isoformat())])
+        w.insert("build_info", [dict(key="build_date", value=corpus.build_date.isoformat()),
+                                dict(key="inputs", value=json.dumps(corpus.inputs, sort_keys=True))])
         w.insert("claims", (c.row() for c in corpus.claims))
         units = {}
         w.insert("scored_predictions", scored_rows(prediction_facts(corpus), corpus.resolutions, units))
@@ -481,8 +539,3 @@ def lighten(entry):
     post = entry.post  # the year and resolves_by still read the title, resolves_by and date
     post.meta = {k: post.meta[k] for k in ("title", "resolves_by") if k in post.meta}
     post.meta_lines, post.tag_groups = {}, []
-
-
-def default_content():
-    """The bundled content root (the seed post), next to the package in a source checkout."""
-    return Path(__file__).resolve().parents[2] / "site" / "content"

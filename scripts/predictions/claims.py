@@ -51,6 +51,8 @@ class Claim:
 def load_dir(folder, posts, report):
     """Every claim of the *.yml files in folder; posts: the ids of the posts that state forecasts."""
     found = []
+    if not folder.is_dir():
+        report.error(display(folder), None, "no such claims folder: create it or name another (--claims DIR)")
     for path in sorted(folder.glob("*.yml")) if folder.is_dir() else []:
         found += read_file(path, posts, report)
     return found
