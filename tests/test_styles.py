@@ -250,7 +250,7 @@ def test_bad_marks_in_predictions_toml_exit_1(tmp_path):
     (folder / "predictions.toml").write_text(text)
     result = run(folder, "build", "--quiet")
     assert result.exit_code == 1 and not (folder / "data.db").exists()
-    assert "predictions.toml: source 'czinn': marks: 'Yup' = 'correct' is not a meaning: use one of happened, " \
+    assert "error: predictions.toml: source 'czinn': marks: 'Yup' = 'correct' is not a meaning: use one of happened, " \
            "did-not-happen, right, wrong, void, ambiguous" in result.stderr
     assert "Traceback" not in result.stderr
 

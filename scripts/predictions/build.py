@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import claims as claiming
-from . import database, grading, reviews, statements, trackers
+from . import config, database, grading, reviews, statements, trackers
 from . import markdown as md
 from . import resolutions as res
 from . import styles as styling
@@ -102,7 +102,8 @@ def collect_dataset(dataset, **options):
     styles = {}
     for source, site in zip(blogs, sites, strict=True):
         if source.styles:
-            where = f"{dataset.config_path or 'predictions.toml'}: source {source.name!r}"
+            where = f"{config.display(dataset.config_path) if dataset.config_path else 'predictions.toml'}: " \
+                    f"source {source.name!r}"
             styles[site.content_root] = styling.Style.from_config(source.styles, where)
     if options.get("claims_dir") is None and (dataset.folder / "claims").is_dir():
         options["claims_dir"] = dataset.folder / "claims"
