@@ -373,9 +373,13 @@ def post_tables(e, authors, tags, build_date):
         reviews_post_id=e.reviews_post_id, prediction_count=len(ex.predictions) if ex else 0,
         path=post.rel_path, checksum=post.checksum,
     ))
+    named = set()
     for i, a in enumerate(post.meta.get("authors") or [], 1):
         a = a if isinstance(a, dict) else {"name": str(a)}
         aid = md.hugo_anchor(str(a.get("name") or "")) or f"author-{len(authors) + 1}"
+        if aid in named:
+            continue  # an author named twice is one author of the post
+        named.add(aid)
         if aid not in authors:
             authors.add(aid)
             t["authors"].append(dict(id=aid, name=str(a.get("name")), link=a.get("link"), image=a.get("image")))
