@@ -89,9 +89,15 @@ def recalibration(f, o, n):
         r = n * p - hits
         return np.array([r.sum(), (r * x).sum()])
 
-    fit = minimize(loss, np.array([0.0, 1.0]), jac=grad, method="BFGS", options=dict(gtol=1e-10, maxiter=500))
+    def hess(ab):
+        p = 1 / (1 + np.exp(-(ab[0] + ab[1] * x)))
+        w = n * p * (1 - p)
+        return np.array([[w.sum(), (w * x).sum()], [(w * x).sum(), (w * x * x).sum()]])
+
+    fit = minimize(loss, np.array([0.0, 1.0]), jac=grad, hess=hess, method="trust-exact", options=dict(gtol=1e-12))
     a, b = fit.x
-    if not fit.success or abs(b) > 100 or abs(a) > 100:  # diverging: the outcomes are separable
+    # diverging (outcomes separable by the forecasts) or not at a stationary point: no finite fit
+    if abs(b) > 100 or abs(a) > 100 or np.abs(grad(fit.x)).max() > 1e-7 * n.sum():
         return None
     return float(a), float(b)
 
