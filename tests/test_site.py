@@ -234,8 +234,11 @@ def murphy(items, fold=False, width=None):
     res = sum(len(g) * (mean(o for _, o in g) - base) ** 2 for g in groups.values()) / n
     unc = mean((o - base) ** 2 for _, o in pairs)  # the spread of the outcomes: base(1 - base) without partials
     brier = mean((pct / 100 - o) ** 2 for pct, o in pairs)
+    alike = all(len({o for _, o in g}) == 1 for g in groups.values())
+    note = "within every group the outcomes are all alike" if alike else "groups are buckets" if width else None
     return dict(n=n, groups=len(groups), base_rate=base, reliability=rel, resolution=res, uncertainty=unc,
-                rel_minus_res_plus_unc=rel - res + unc, brier_0_1=brier, identity_difference=brier - (rel - res + unc))
+                rel_minus_res_plus_unc=rel - res + unc, brier_0_1=brier, identity_difference=brier - (rel - res + unc),
+                note=note)
 
 
 def assert_close(actual, expected, where=""):
@@ -361,13 +364,17 @@ async def test_murphy_equals_the_python_computation(fixture_db, corpus_db, fold,
     for db_path, items in ((fixture_db, fixture_items()), (corpus_db, corpus_items())):
         ds = await site(db_path)
         [row] = await rows(ds, "murphy", fold="on" if fold else "", bucket=str(width or ""))
-        assert_close(row, murphy(items, fold, width), db_path.parent.name)
+        expected = murphy(items, fold, width)
+        want = expected.pop("note")
+        assert row["note"] is None if want is None else row["note"].startswith(want)
+        assert_close(row, expected, db_path.parent.name)
         [s] = await rows(ds, "scores")
         assert row["brier_0_1"] == pytest.approx(s["brier_0_1"], abs=1e-15)
         if width is None:  # exact with exact percents, partial resolutions included (the fixture has one)
-            assert abs(row["identity_difference"]) < 1e-15 and row["note"] is None
-        else:
-            assert row["note"].startswith("groups are buckets")
+            assert abs(row["identity_difference"]) < 1e-15
+    # the corpus's 2025 groups each hold one outcome: reliability is then the Brier score, and the note says so
+    [row] = await rows(await site(corpus_db), "murphy")
+    assert row["reliability"] == pytest.approx(row["brier_0_1"], abs=1e-15) and "tell nothing" in row["note"]
 
 
 async def test_murphy_says_when_it_tells_nothing(tmp_path):
@@ -522,7 +529,10 @@ async def test_filters_narrow_every_query(fixture_db, params, keep):
     for got, want in zip(observed, calibration(items), strict=True):
         assert_close(got, want, str(params))
     [row] = await rows(ds, "murphy", **params)
-    assert_close(row, murphy(items), str(params))
+    expected = murphy(items)
+    want = expected.pop("note")
+    assert row["note"] is None if want is None else row["note"].startswith(want)
+    assert_close(row, expected, str(params))
     [row] = await rows(ds, "scores", **params)
     assert_close(row, scores(items), str(params))
     for r in await rows(ds, "scores_by", **params):
