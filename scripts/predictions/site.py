@@ -7,7 +7,7 @@ The license is read from ``params.license``/``params.license_url`` or the ``<a h
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -19,6 +19,7 @@ CANDIDATES = [
     "config/_default/hugo.yaml", "config/_default/hugo.yml", "config/_default/hugo.toml",
     "config/_default/config.yaml", "config/_default/config.toml",
 ]
+LICENSE_FILES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "COPYING")
 LICENSE_LINK = re.compile(r"""href=["'](?P<url>[^"']+)["'][^>]*>(?P<name>[^<]+)<""")
 
 
@@ -33,6 +34,8 @@ class Site:
     repository: str | None = None
     commit: str | None = None
     author: str | None = None
+    id_prefix: str = ""  # put before every post id of this site (predictions.toml: id_prefix)
+    license_file: Path | None = None  # the license's text as the site ships it (LICENSE beside its config)
 
 
 def find_config(content_root):
@@ -60,10 +63,12 @@ def slugify(text):
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "site"
 
 
-def load_site(content_root, base_url=None, title=None):
+def load_site(content_root, base_url=None, title=None, config_path=None):
     """The Site for a content root; --base-url and --title override the config file."""
     root = Path(content_root).resolve()
-    path = find_config(root)
+    path = Path(config_path) if config_path else find_config(root)
+    if config_path and not path.is_file():
+        raise InputError([Problem(str(path), None, "no such site config file: fix site_config in predictions.toml")])
     config = load_config(path) if path else {}
     params = config.get("params") or {}
     if path and path.name == "_config.yml":
@@ -82,6 +87,8 @@ def load_site(content_root, base_url=None, title=None):
     if license_name and re.fullmatch(r"CC BY-NC-4\.0", license_name):
         license_name = "CC BY-NC 4.0"
     site_title = title or config.get("title") or root.parent.name
+    license_file = next((p for base in (root.parent, root) for name in LICENSE_FILES
+                         if (p := base / name).is_file()), None)
     return Site(
         id=slugify(site_title),
         title=site_title,
@@ -92,4 +99,29 @@ def load_site(content_root, base_url=None, title=None):
         repository=params.get("repository"),
         commit=params.get("commit"),
         author=params.get("author"),
+        license_file=license_file,
     )
+
+
+def source_site(dataset, source, base_url=None):
+    """The Site of a dataset's source: its site config, with what predictions.toml states taking precedence.
+
+    Its id is the source's name; a git source records the commit its checkout holds."""
+    from . import gitsources
+
+    if source.git:
+        gitsources.checkout_commit(dataset, source)  # not fetched yet: say so before anything else
+    config = source.site_root(dataset) / source.site_config if source.site_config else None
+    root = source.content_root(dataset)
+    if not root.is_dir():
+        where = f"the checkout of {source.git}" if source.git else str(source.site_root(dataset))
+        raise InputError([Problem(source.name, None, f"no content folder {source.content!r} in {where}: "
+                                  "fix `content` (or `root`) of this source in predictions.toml")])
+    site = load_site(root, base_url=base_url or source.base_url, title=source.title, config_path=config)
+    commit = gitsources.checkout_commit(dataset, source) if source.git else site.commit
+    checkout = source.checkout(dataset)
+    license_file = site.license_file or next((p for name in LICENSE_FILES if (p := checkout / name).is_file()), None)
+    return replace(site, id=source.name, author=source.author or site.author, license=source.license or site.license,
+                   license_url=source.license_url or site.license_url,
+                   repository=gitsources.public_url(source.repository or source.git) or site.repository, commit=commit,
+                   id_prefix=source.id_prefix, license_file=license_file)
