@@ -7,13 +7,12 @@ the rest. Errors are gathered for the whole build and raised together.
 
 import datetime as dt
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import claims as claiming
-from . import config, database, grading, reviews, statements, trackers
+from . import config, database, grading, reviews, scoring, statements, trackers
 from . import markdown as md
 from . import resolutions as res
 from . import styles as styling
@@ -420,53 +419,60 @@ def prediction_facts(corpus):
         for p in e.extraction.predictions if e.extraction else ():
             yield dict(id=p.id, post_id=e.id, position=p.position, year=e.year, section_id=p.section.id if p.section
                        else None, stated_percent=float(p.stated_percent), probability=float(p.stated_percent / 100),
-                       resolves_by=(p.resolves_by or resolves_by).isoformat())
+                       resolves_by=(p.resolves_by or resolves_by).isoformat(), posted_on=e.post.date)
 
 
 SCORED = ("true", "false", "partial")
-SUMS = ("squared_errors", "log_score_bits", "sum_probability", "sum_value", "sum_probability_value", "z_numerator",
-        "z_variance")
+SUMS = ("squared_errors", "squared_errors_squared", "log_score_bits", "log_score_bits_clipped",
+        "log_score_bits_clipped_squared", "sum_probability", "sum_value", "sum_value_squared", "sum_probability_value",
+        "sum_sharpness", "sum_folded_probability", "sum_folded_value", "z_numerator", "z_variance")
 
 
 def scored_rows(facts, resolutions, units):
     """scored_predictions rows, one per prediction fact, filling units with the score_sums rows.
 
     scored_predictions: one narrow row per prediction with its resolution (none = open). score_sums: for each
-    post, then each of its sections, how many predictions by outcome and, over the resolved ones
+    post, each of its sections, and (over its predictions with a resolution: open ones have no date) each
+    quarter of resolution and each horizon bucket, how many predictions by outcome and, over the resolved ones
     (f = probability, o = outcome value), the sums each score of the `scores` query is made of; added in
     prediction order as SQLite's sum() adds, and NULL when nothing is summed, as in SQL."""
     for p in facts:
         r = resolutions.get(p["id"])
         outcome, o = (r.outcome, r.value) if r else ("open", None)
-        f, year = p["probability"], p["year"]
-        yield dict(prediction_id=p["id"], post_id=p["post_id"], position=p["position"], year=year,
+        f, year, post_id = p["probability"], p["year"], p["post_id"]
+        resolved_on = r.resolved_on if r and outcome != "open" else None
+        horizon = (resolved_on - p["posted_on"]).days if resolved_on and p["posted_on"] else None
+        yield dict(prediction_id=p["id"], post_id=post_id, position=p["position"], year=year,
                    stated_percent=p["stated_percent"], probability=f, outcome=outcome, value=o,
-                   resolves_by=p["resolves_by"])
-        terms = score_terms(f, o) if outcome in SCORED else {}
-        for key in (("post", p["post_id"], None), ("section", p["post_id"], p["section_id"])):
-            u = units.get(key)
-            if u is None:
-                u = units[key] = dict(id=len(units) + 1, level=key[0], post_id=key[1], section_id=key[2], year=year,
-                                      n=0, n_resolved=0, n_open=0, n_void=0, n_ambiguous=0, certain_misses=0)
-                u |= dict.fromkeys(SUMS)
-            u["n"] += 1
-            if not terms:
-                u[f"n_{outcome}"] += 1
-                continue
-            u["n_resolved"] += 1
-            if "log_score_bits" not in terms:
-                u["certain_misses"] += 1
-            for k, v in terms.items():
-                u[k] = v if u[k] is None else u[k] + v
+                   resolves_by=p["resolves_by"], resolved_on=resolved_on.isoformat() if resolved_on else None,
+                   horizon_days=horizon)
+        terms = scoring.score_terms(f, o) if outcome in SCORED else {}
+        keys = [("post", post_id, None, None, None), ("section", post_id, p["section_id"], None, None)]
+        if outcome != "open":
+            keys += [("quarter", post_id, None, scoring.quarter(resolved_on), None),
+                     ("horizon", post_id, None, None, scoring.horizon_bucket(p["posted_on"], resolved_on))]
+        for key in keys:
+            add(units, key, year, outcome, terms)
 
 
-def score_terms(f, o):
-    """What one resolved prediction adds to each sum of score_sums (the expressions of the `scores` query)."""
-    terms = dict(squared_errors=(f - o) * (f - o), sum_probability=f, sum_value=o, sum_probability_value=f * o,
-                 z_numerator=(o - f) * (1 - 2 * f), z_variance=(1 - 2 * f) * (1 - 2 * f) * f * (1 - f))
-    if not ((f == 1 and o < 1) or (f == 0 and o > 0)):  # a certain miss scores minus infinity: counted apart
-        terms["log_score_bits"] = 1 + (o * math.log2(f) if o > 0 else 0) + ((1 - o) * math.log2(1 - f) if o < 1 else 0)
-    return terms
+def add(units, key, year, outcome, terms):
+    """Count one prediction in the score_sums row of key (level, post, section, quarter, horizon)."""
+    u = units.get(key)
+    if u is None:
+        level, post_id, section_id, period, horizon = key
+        u = units[key] = dict(id=len(units) + 1, level=level, post_id=post_id, section_id=section_id,
+                              resolved_quarter=period, horizon_days_min=horizon, year=year, n=0, n_resolved=0,
+                              n_open=0, n_void=0, n_ambiguous=0, certain_misses=0)
+        u |= dict.fromkeys(SUMS)
+    u["n"] += 1
+    if not terms:
+        u[f"n_{outcome}"] += 1
+        return
+    u["n_resolved"] += 1
+    if "log_score_bits" not in terms:
+        u["certain_misses"] += 1
+    for k, v in terms.items():
+        u[k] = v if u[k] is None else u[k] + v
 
 
 def post_tables(e, authors, tags, build_date):
@@ -483,9 +489,13 @@ def post_tables(e, authors, tags, build_date):
         reviews_post_id=e.reviews_post_id, prediction_count=len(ex.predictions) if ex else 0,
         path=post.rel_path, checksum=post.checksum,
     ))
+    named = set()
     for i, a in enumerate(post.meta.get("authors") or [], 1):
         a = a if isinstance(a, dict) else {"name": str(a)}
         aid = md.hugo_anchor(str(a.get("name") or "")) or f"author-{len(authors) + 1}"
+        if aid in named:
+            continue  # an author named twice is one author of the post
+        named.add(aid)
         if aid not in authors:
             authors.add(aid)
             t["authors"].append(dict(id=aid, name=str(a.get("name")), link=a.get("link"), image=a.get("image")))

@@ -173,6 +173,8 @@ CREATE TABLE scored_predictions (
     outcome TEXT NOT NULL CHECK (outcome IN ('true', 'false', 'partial', 'void', 'ambiguous', 'open')),
     value REAL CHECK (value IS NULL OR value BETWEEN 0 AND 1),
     resolves_by TEXT NOT NULL CHECK (date(resolves_by) = resolves_by),
+    resolved_on TEXT CHECK (resolved_on IS NULL OR date(resolved_on) = resolved_on),
+    horizon_days INTEGER,
     CHECK ((outcome IN ('true', 'false', 'partial')) = (value IS NOT NULL))
 );
 -- misses: the resolved predictions most confident first, so a page of them is read without sorting them all
@@ -180,9 +182,11 @@ CREATE INDEX idx_scored_predictions_miss ON scored_predictions (abs(probability 
     WHERE outcome IN ('true', 'false', 'partial');
 CREATE TABLE score_sums (
     id INTEGER PRIMARY KEY,
-    level TEXT NOT NULL CHECK (level IN ('post', 'section')),
+    level TEXT NOT NULL CHECK (level IN ('post', 'section', 'quarter', 'horizon')),
     post_id TEXT NOT NULL REFERENCES posts(id),
     section_id TEXT REFERENCES sections(id),
+    resolved_quarter TEXT,
+    horizon_days_min INTEGER,
     year INTEGER,
     n INTEGER NOT NULL,
     n_resolved INTEGER NOT NULL,
@@ -190,14 +194,23 @@ CREATE TABLE score_sums (
     n_void INTEGER NOT NULL,
     n_ambiguous INTEGER NOT NULL,
     squared_errors REAL,
+    squared_errors_squared REAL,
     log_score_bits REAL,
     certain_misses INTEGER NOT NULL,
+    log_score_bits_clipped REAL,
+    log_score_bits_clipped_squared REAL,
     sum_probability REAL,
     sum_value REAL,
+    sum_value_squared REAL,
     sum_probability_value REAL,
+    sum_sharpness REAL,
+    sum_folded_probability REAL,
+    sum_folded_value REAL,
     z_numerator REAL,
     z_variance REAL,
-    CHECK (level = 'section' OR section_id IS NULL)
+    CHECK (level = 'section' OR section_id IS NULL),
+    CHECK (level = 'quarter' OR resolved_quarter IS NULL),
+    CHECK (level = 'horizon' OR horizon_days_min IS NULL)
 );
 """
 
@@ -226,6 +239,7 @@ INDEXES = [
     ("scored_predictions", ["outcome", "resolves_by", "post_id", "position", "year"]),
     ("scored_predictions", ["post_id"]),
     ("score_sums", ["post_id"]),
+    ("score_sums", ["level", "year", "post_id"]),
     ("score_sums", ["section_id"]),
 ]
 
