@@ -285,7 +285,7 @@ def test_a_dataset_with_claims_and_a_tracker(tmp_path):
     (folder / "claims" / "2021-01-29-2020-predictions-reviewed.yml").write_text(URTH_CLAIMS)
     write_csv(folder / "fatebook.csv", FATEBOOK_HEADER, FATEBOOK_ROWS)
     with open(folder / "predictions.toml", "a") as f:
-        f.write('[[sources]]\nname = "fb"\nkind = "fatebook-csv"\npath = "fatebook.csv"\n')
+        f.write('[[sources]]\nname = "fb"\nkind = "fatebook-csv"\npath = "fatebook.csv"\nlicense = "CC0 1.0"\n')
     result = run(folder, "build", "--quiet")
     assert result.exit_code == 0, result.output + result.stderr
     conn = sqlite3.connect(folder / "data.db")
@@ -293,3 +293,4 @@ def test_a_dataset_with_claims_and_a_tracker(tmp_path):
         ("60%", 6, 1.0, 1)]
     assert conn.execute("select source_id, count(*) from prediction_overview group by 1").fetchall() == [
         ("fb", len(FATEBOOK_ROWS)), ("urth", 33)]
+    assert conn.execute("select title, license from sources where id = 'fb'").fetchone() == ("fb (Fatebook)", "CC0 1.0")

@@ -8,7 +8,7 @@ the rest. Errors are gathered for the whole build and raised together.
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import claims as claiming
@@ -108,6 +108,10 @@ def collect_dataset(dataset, **options):
         options["claims_dir"] = dataset.folder / "claims"
     corpus = collect([s.content_root for s in sites], dataset.resolutions, sites=sites, styles=styles,
                      trackers=tracked, **options)
+    stated = {s.name: s for s in dataset.sources if s.kind != "blog"}  # a tracker's title, author, license
+    corpus.sites = [replace(site, **{k: getattr(stated[site.id], k) for k in ("title", "author", "license", "license_url")
+                                     if getattr(stated[site.id], k)}) if site.id in stated else site
+                    for site in corpus.sites]
     corpus.inputs = inputs(dataset)
     return corpus
 
