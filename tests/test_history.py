@@ -2,6 +2,7 @@
 March, a section renamed, a file renamed, a shortcode turned into an admonition), the cache, and the real blog's
 history bundle asserted as issue 12 states it. Expected versions come from `git log --follow` run here."""
 
+import math
 import os
 import re
 import sqlite3
@@ -120,11 +121,12 @@ def test_probability_edited_in_february_is_flagged_and_scored_as_first_published
     assert history_of(db, "p") == dict(post_id="p", first_published="2030-01-01", versions=2, forecasts_first_version=2,
                                        forecasts_now=2, probability_changes=1, statement_changes=0,
                                        added_after_period_start=0)
-    # scores: the current 80% (true) and 20% (false); scores_first_published: the 70% first published
-    (now,), (first,) = canned(db, "scores"), canned(db, "scores_first_published")
+    # scores: the current 80% (true) and 20% (false); probabilities=first: the 70% first published
+    (now,), (first,) = canned(db, "scores"), canned(db, "scores", probabilities="first")
     assert abs(now["brier_0_1"] - ((0.8 - 1) ** 2 + 0.2 ** 2) / 2) < 1e-12
     assert abs(first["brier_0_1"] - ((0.7 - 1) ** 2 + 0.2 ** 2) / 2) < 1e-12
-    assert (first["n_resolved"], first["n_changed"]) == (2, 1)
+    bits = (1 + math.log2(0.7)) + (1 + math.log2(0.8))
+    assert first["n_resolved"] == 2 and abs(first["log_score_bits_clipped"] - bits / 2) < 1e-12
 
 
 def test_forecast_added_in_march_is_published_after_its_period_began(tmp_path):
@@ -205,6 +207,22 @@ def test_shortcode_turned_into_an_admonition_is_a_formatting_change(tmp_path):
                     "where prediction_id = 'p/architecture/2'") == [
         dict(first_text="Bonus: Inspired by one paper, more makeovers", statement_changes=1, formatting_changes=1)]
     assert history_of(db, "p")["statement_changes"] == 1
+
+
+def test_a_styled_source_reads_each_version_with_its_statement_grammar(tmp_path):
+    """A post its source names in `forecasts` (list statements, `Statement: 70%`) is read the same way in every
+    version, so its forecasts are followed and their probability changes found."""
+    repo = Repo(tmp_path / "repo")
+    body = "## Politics\n\n- The incumbent wins: {a}\n- Turnout is above 60%: 30%\n"
+    repo.commit("2030-01-01", "Predictions 2030", {P: post("Predictions 2030", body.format(a="70%"))})
+    repo.commit("2030-02-01", "less sure", {P: post("Predictions 2030", body.format(a="60%"))})
+    folder = dataset(tmp_path / "ds", repo.path)
+    toml = folder / "predictions.toml"
+    toml.write_text(toml.read_text() + 'forecasts = ["blog/p/index.md"]\n')
+    db = build_it(folder)
+    assert [(c["version_prediction_id"], c["kind"], c["old_value"], c["new_value"]) for c in changes(db, "p")] == [
+        ("p/politics/1", "probability", "70%", "60%")]
+    assert history_of(db, "p")["forecasts_first_version"] == 2
 
 
 def test_removed_forecast_is_recorded_without_a_current_id(tmp_path):

@@ -21,7 +21,7 @@ import subprocess
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
-from . import gitlog, gitsources, posts
+from . import gitlog, gitsources, posts, statements
 from .cache import code_version
 from .errors import InputError, Problem, Report
 from .extract import extract_post
@@ -41,16 +41,24 @@ class Reading(NamedTuple):
     unreadable: bool = False
 
 
-def read_version(data, path, rel_path, post_id, forecasts):
-    """The Reading of a version's bytes: front matter through posts.parse_post, forecasts through extract_post."""
+READERS = {  # how the build read the post's forecasts (build.Entry.reader): each version is read the same way
+    "markers": extract_post,
+    "statements": lambda post_id, post, report: statements.extract_forecasts(post_id, post.shown, post.body,
+                                                                             post.body_line, report),
+}
+
+
+def read_version(data, path, rel_path, post_id, reader):
+    """The Reading of a version's bytes: front matter through posts.parse_post, forecasts (unless reader is None)
+    as the build reads them today (READERS)."""
     report = Report()
     checksum = hashlib.sha256(data).hexdigest()
     post = posts.parse_post(data, PurePosixPath(path), rel_path, path, report)
     if post is None:
         return Reading(checksum, False, None, tuple((p.line, p.message) for p in report.errors), unreadable=True)
     found = None
-    if forecasts:
-        extraction = extract_post(post_id, post, report)
+    if reader:
+        extraction = READERS[reader](post_id, post, report)
         found = tuple(Forecast(p.id, p.text, p.passage_markdown, p.probability_text, float(p.stated_percent), p.kind)
                       for p in extraction.predictions)
     return Reading(checksum, post.meta.get("draft") is True, found, tuple((p.line, p.message) for p in report.errors))
@@ -166,9 +174,10 @@ class SourceHistory:
         self.cache.put_log(self.name, pathspec, head, commits)
         return commits
 
-    def readings(self, versions, post_id, forecasts):
-        """The Reading of each version: from the cache, else read from its blob (and cached)."""
-        mode = "forecasts" if forecasts else "meta"
+    def readings(self, versions, post_id, reader):
+        """The Reading of each version (its forecasts read by reader, or none): from the cache, else read from its
+        blob (and cached)."""
+        mode = reader or "meta"
         keys = [f"{v.blob}\0{mode}\0{post_id}" for v in versions]
         cached = self.cache.readings_of(keys)
         found = []
@@ -177,7 +186,7 @@ class SourceHistory:
             if reading is None:
                 data = self.blobs.read(v.blob)
                 self.stats["blobs_read"] += 1
-                reading = cached[key] = read_version(data, v.path, v.path[len(self.prefix):], post_id, forecasts)
+                reading = cached[key] = read_version(data, v.path, v.path[len(self.prefix):], post_id, reader)
                 self.cache.put_reading(key, reading)
             found.append(reading)
         return found
@@ -232,8 +241,7 @@ class History:
         if not versions:
             return {}
         source = self.sources[entry.site.id]
-        forecasts = entry.kind == "forecast"
-        readings = source.readings(versions, entry.id, forecasts)
+        readings = source.readings(versions, entry.id, entry.reader if entry.kind == "forecast" else None)
         self.stats["posts"] += 1
         self.stats["versions"] += len(versions)
         for v, r in zip(versions, readings, strict=True):

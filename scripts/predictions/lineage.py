@@ -96,12 +96,17 @@ def match(old, new):
     return sorted(pairs, key=lambda p: p[1])
 
 
+def passage(f):
+    """The passage as written without its probability (which the statement grammar keeps in it)."""
+    return f.markdown.replace(f.probability_text, "") if f.probability_text else f.markdown
+
+
 def differences(version, old, new):
     """The changes from forecast old to forecast new, the same forecast in the next version."""
     found = []
     if old.percent != new.percent:
         found.append(Change(version, "probability", old, new))
-    if old.markdown != new.markdown or old.text != new.text:
+    if old.text != new.text or passage(old) != passage(new):
         found.append(Change(version, "statement", old, new))
     if old.id != new.id:
         found.append(Change(version, "id", old, new))

@@ -1,10 +1,12 @@
 """A content root's site configuration: base URL, title and license come from the site's own config file.
 
 Looked for beside the content folder as Hugo keeps it (``hugo.yaml|toml``, ``config.yaml|toml``,
-``config/_default/hugo.yaml|toml``) or inside it as Jekyll does (``_config.yml``: ``url`` + ``baseurl``).
+``config/_default/hugo.yaml|toml``) or inside it as Jekyll does (``_config.yml``: ``url`` + ``baseurl``), or
+Eleventy's site data ``_data/metadata.json`` (``url``, ``title``, ``author.name``).
 The license is read from ``params.license``/``params.license_url`` or the ``<a href>`` in ``copyright``.
 """
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass, replace
@@ -19,6 +21,7 @@ CANDIDATES = [
     "config/_default/hugo.yaml", "config/_default/hugo.yml", "config/_default/hugo.toml",
     "config/_default/config.yaml", "config/_default/config.toml",
 ]
+ELEVENTY_DATA = "_data/metadata.json"  # the Eleventy base blog's site data: title, url, author.name
 LICENSE_FILES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "COPYING")
 LICENSE_LINK = re.compile(r"""href=["'](?P<url>[^"']+)["'][^>]*>(?P<name>[^<]+)<""")
 
@@ -46,13 +49,21 @@ def find_config(content_root):
                 return base / name
     if (root / "_config.yml").is_file():
         return root / "_config.yml"
+    for base in (root, root.parent):
+        if (base / ELEVENTY_DATA).is_file():
+            return base / ELEVENTY_DATA
     return None
 
 
 def load_config(path):
     text = path.read_text(encoding="utf-8")
     try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+        if path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except json.JSONDecodeError as e:
+        raise InputError([Problem(str(path), e.lineno, f"cannot read site config: {e.msg}")]) from None
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as e:
         line = getattr(getattr(e, "problem_mark", None), "line", None)
         raise InputError([Problem(str(path), None if line is None else line + 1, f"cannot read site config: {e}")]) from None
@@ -73,6 +84,10 @@ def load_site(content_root, base_url=None, title=None, config_path=None):
     params = config.get("params") or {}
     if path and path.name == "_config.yml":
         base = (config.get("url") or "") + (config.get("baseurl") or "")
+    elif path and path.suffix == ".json":
+        base = config.get("url")
+        author = config.get("author")
+        params = {"author": author.get("name") if isinstance(author, dict) else author}
     else:
         base = config.get("baseURL") or config.get("baseurl")
     base = base_url or base
@@ -98,9 +113,16 @@ def load_site(content_root, base_url=None, title=None, config_path=None):
         license_url=license_url,
         repository=params.get("repository"),
         commit=params.get("commit"),
-        author=params.get("author"),
+        author=author_name(params.get("author")),
         license_file=license_file,
     )
+
+
+def author_name(value):
+    """A site config's author: a name, or a table with a name (Hugo themes write `[params.author] name = …`)."""
+    if isinstance(value, dict):
+        value = value.get("name")
+    return str(value) if isinstance(value, str | int | float) and str(value).strip() else None
 
 
 def source_site(dataset, source, base_url=None):
