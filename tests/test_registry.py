@@ -135,3 +135,21 @@ def test_the_registry_config_is_documented_and_every_claims_file_names_its_sourc
         data = yaml.safe_load(path.read_text())
         assert data["url"].startswith("https://") and data["claims"], path
         assert query(registry, "select count(*) from posts where id = ?", data["post"]) == [(1,)], path
+
+
+def test_authors_side_by_side_with_n_and_intervals(registry):
+    page = predictions("serve", "--db", registry, "--get", "/data/scores_by.json?by=source&_shape=array").stdout
+    rows = {r["key"]: r for r in json.loads(page[page.index("["):])}
+    assert set(rows) == set(LICENSES)
+    for source, r in rows.items():
+        scored = query(registry, "select s.probability, s.value from scored_predictions s join posts p on "
+                                 "p.id = s.post_id where p.source_id = ? and s.outcome in ('true', 'false', 'partial')",
+                       source)
+        assert r["n_resolved"] == len(scored)
+        if scored:  # the Brier score recomputed here, and an interval around it
+            brier = sum((f - o) ** 2 for f, o in scored) / len(scored)
+            assert abs(r["brier_0_1"] - brier) < 1e-12
+            assert r["brier_0_1_ci95_low"] <= brier <= r["brier_0_1_ci95_high"]
+        else:
+            assert r["brier_0_1"] is None
+    assert rows["blog-urth-org"]["label"] == "House Absolute(ly Pointless)"
