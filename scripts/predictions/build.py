@@ -384,7 +384,8 @@ def check_unique_posts(entries, report):
     for e in entries:
         if e.id in seen:
             report.error(e.post.shown, None, f"two posts have the slug {e.id!r} (also {seen[e.id]}): "
-                         "their prediction ids would collide; set a distinct `slug:` in one's front matter")
+                         "their prediction ids would collide; set a distinct `slug:` in one's front matter, or (two blogs) "
+                         "an `id_prefix` on one of the sources in predictions.toml")
         seen.setdefault(e.id, e.post.shown)
 
 

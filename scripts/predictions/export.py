@@ -213,10 +213,27 @@ def package(db, meta, data, url=None):
     return pkg
 
 
+def duties(license_name):
+    """What a license obliges a reuser to do beyond credit, in words (NonCommercial, ShareAlike)."""
+    name = re.sub(r"[\s-]+", "-", license_name or "").upper()
+    found = ["credit the author and link to the source and the license"]
+    if "-NC" in name:
+        found.append("non-commercial use only")
+    if "-SA" in name:
+        found.append("share what you make from it under the same license")
+    if name == "MIT":
+        found = ["keep the copyright and license notice with the data"]
+    return "; ".join(found)
+
+
 def source_list(sources):
+    """The package's sources: each blog with its license, what it obliges, and which rows it covers."""
     out = []
     for s in sources:
-        out.append({"title": s["title"], "path": s["base_url"]})
+        out.append({"title": s["title"], "path": s["base_url"], "license": s["license"],
+                    "license_url": s["license_url"], "obligations": duties(s["license"]),
+                    "rows": f"every row whose source_id is {s['id']!r} (sources, posts; predictions, resolutions "
+                            "and the rest through their post)"})
         if s["repository"]:
             at = f" at commit {s['commit']}" if s["commit"] else ""
             path = f"{s['repository'].rstrip('/')}/tree/{s['commit']}" if s["commit"] else s["repository"]
