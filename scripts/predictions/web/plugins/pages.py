@@ -1,10 +1,8 @@
-"""Template variables for the project's own pages (templates/pages/*.html): the site's metadata."""
+"""Template variables for every page: `site`, the site's metadata (page titles end with its short_title)."""
 
 from datasette import hookimpl
 
 
 @hookimpl
-def extra_template_vars(template, datasette):
-    if template.startswith("pages/"):
-        return {"site": datasette.metadata() or {}}
-    return {}
+def extra_template_vars(datasette):
+    return {"site": datasette.metadata() or {}}
