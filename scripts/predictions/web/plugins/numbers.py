@@ -2,13 +2,12 @@
 
 A float with at most four decimals as stored (a stated 99.5, a probability 0.995, a partial value 0.25) is shown
 as it is: it was written that way. Anything longer is a computed value (0.13249999999999995, a Brier score, a
-Wilson bound): three significant digits, the exact value in the cell's tooltip.
+Wilson bound): three significant digits. The exact value is one click away, in the page's JSON and CSV.
 """
 
 import math
 
 from datasette import hookimpl
-from markupsafe import Markup, escape
 
 SIGNIFICANT = 3
 MAX_DECIMALS = 4
@@ -31,6 +30,4 @@ def render_cell(value):
     if not isinstance(value, float) or not math.isfinite(value):
         return None
     text = readable(value)
-    if text == repr(value):
-        return None
-    return Markup(f'<span class="rounded" title="{escape(repr(value))}">{escape(text)}</span>')
+    return None if text == repr(value) else text
