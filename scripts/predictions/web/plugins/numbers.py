@@ -22,7 +22,10 @@ def readable(x):
         return exact
     if abs(x) >= 10 ** SIGNIFICANT:
         return f"{x:.0f}"
-    return f"{x:.{SIGNIFICANT}g}"
+    text = f"{x:.{SIGNIFICANT}g}"
+    if "e" not in text and len(text.split(".")[-1]) > MAX_DECIMALS:  # 0.000625: 6.25e-04 reads better
+        return f"{x:.{SIGNIFICANT - 1}e}"
+    return text
 
 
 @hookimpl
