@@ -285,3 +285,12 @@ async def test_markdown_columns_are_rendered(tmp_path):
     assert "<em>did</em>" in resolutions and '<a href="https://report.example/" rel="nofollow">the report</a>' in resolutions
     row = (await ds.client.get("/data/predictions/predictions-2021~2Fcalls~2F1")).text
     assert "<strong>surely</strong>" in row and "<em>did</em>" in row
+
+
+async def test_posts_tags_and_authors_link_to_their_track_record(fixture_db):
+    ds = await site(fixture_db)
+    for table, href in (("posts", "/?post=predictions-2020"), ("tags", "/?tag=alpha"), ("authors", "/?author=Bob"),
+                        ("prediction_overview", "/?post=predictions-2099")):
+        assert f'href="{href}"' in (await ds.client.get(f"/data/{table}")).text, table
+        assert (await ds.client.get(href)).status_code == 200
+    assert "track record" not in (await ds.client.get("/data/posts.json")).text  # HTML only
