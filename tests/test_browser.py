@@ -7,6 +7,7 @@ import json
 import re
 import sqlite3
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -239,6 +240,8 @@ def test_readme_serve_command_and_urls(tmp_path):
                 assert isinstance(json.loads(body), (list, dict)), url
             elif path.endswith(".csv"):
                 assert body.decode().splitlines()[0].count(",") >= 1, url
+            elif path.endswith((".atom", ".xml")):
+                assert ET.fromstring(body).tag.endswith(("feed", "urlset")), url
             elif path.endswith(".db"):
                 assert body.startswith(b"SQLite format 3\x00"), url
             else:
