@@ -294,3 +294,12 @@ async def test_posts_tags_and_authors_link_to_their_track_record(fixture_db):
         assert f'href="{href}"' in (await ds.client.get(f"/data/{table}")).text, table
         assert (await ds.client.get(href)).status_code == 200
     assert "track record" not in (await ds.client.get("/data/posts.json")).text  # HTML only
+
+
+async def test_long_misses_are_cut_to_a_readable_length(corpus_db):
+    ds = await site(corpus_db)
+    texts = [re.sub(r"<[^>]+>", "", r["forecast"]) for r in await chart_rows(ds, "misses")]
+    db = sqlite3.connect(corpus_db)
+    longest = db.execute("select max(length(text)) from predictions").fetchone()[0]
+    assert longest > 160 and texts and all(len(t) <= 160 for t in texts)
+    assert any(t.endswith("…") for t in texts)
