@@ -212,6 +212,36 @@ def test_track_record_with_one_bucket(tmp_path):
     assert drawn["cards"]["brier"].startswith(f"{((0.7 - 1) ** 2 + 0.7 ** 2) / 2:.3g}")
 
 
+def test_tables_fit_a_1280_px_screen(server):
+    """The score tables fit whole; on the widest views the columns a reader needs first fit, the statement wide."""
+    measure = """() => {
+      const right = name => { const th = document.querySelector(`table.rows-and-columns th.col-${name}`);
+                              return th ? th.getBoundingClientRect().right : null; };
+      const text = document.querySelector('table.rows-and-columns td.col-text');
+      return {table: document.querySelector('table.rows-and-columns').getBoundingClientRect().right,
+              outcome: right('outcome'), spiegelhalter_z: right('spiegelhalter_z'),
+              text: text ? text.getBoundingClientRect().width : null, page: document.documentElement.scrollWidth};
+    }"""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            sizes = {}
+            for path in ("/data/scores", "/data/scores_by", "/data/prediction_overview", "/data/prediction_status",
+                         "/data/predictions", "/data/open"):
+                page.goto(server + path)
+                sizes[path] = page.evaluate(measure)
+        finally:
+            browser.close()
+    for path in ("/data/scores", "/data/scores_by"):
+        assert sizes[path]["table"] <= 1280 and sizes[path]["spiegelhalter_z"] <= 1280, (path, sizes[path])
+    assert sizes["/data/prediction_overview"]["outcome"] <= 1280, sizes
+    for path, size in sizes.items():
+        assert size["page"] <= 1280, (path, size)  # a wide table scrolls inside its box, never the page
+        if size["text"] is not None:
+            assert size["text"] >= 250, (path, size)  # the statement is never squeezed
+
+
 def readme_section():
     """The README's browsing section between the smoke-test markers (docs/browse.md until it is merged)."""
     for path in (ROOT / "README.md", ROOT / "docs" / "browse.md"):

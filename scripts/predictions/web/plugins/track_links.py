@@ -1,5 +1,8 @@
-"""Every post, tag and author on a table page links to the track record filtered to it (/?post=, ?tag=, ?author=)."""
+"""Every post, tag and author on a table page links to the track record filtered to it (/?post=, ?tag=, ?author=).
 
+The JSON arrays of tags and authors (prediction_overview) read as lists of such links, not as JSON."""
+
+import json
 from urllib.parse import urlencode
 
 from datasette import hookimpl
@@ -15,8 +18,27 @@ LINKED = {
 }
 
 
+# (table, column) of JSON arrays of names -> filter
+LISTS = {("prediction_overview", "tags"): "tag", ("prediction_overview", "authors"): "author"}
+
+
+def track_link(datasette, name, target, text):
+    href = datasette.urls.instance() + "?" + urlencode({name: target})
+    return f'<a href="{escape(href)}" title="the track record of this {name}">{escape(text)}</a>'
+
+
+def names(value):
+    try:
+        items = json.loads(value)
+    except (TypeError, ValueError):
+        return None
+    return items if isinstance(items, list) and all(isinstance(i, str) for i in items) else None
+
+
 @hookimpl
 def render_cell(row, value, column, table, datasette):
+    if (table, column) in LISTS and names(value) is not None:
+        return Markup(", ".join(track_link(datasette, LISTS[table, column], n, n) for n in names(value)))
     link = LINKED.get((table, column))
     if link is None or value is None:
         return None
@@ -25,6 +47,4 @@ def render_cell(row, value, column, table, datasette):
         target = row[key]
     except (IndexError, KeyError):
         return None
-    href = datasette.urls.instance() + "?" + urlencode({name: target})
-    return Markup(f'{escape(value)} <a class="track-record" href="{escape(href)}" title="the track record of this {name}">'
-                  f"track record</a>")
+    return Markup(f"{escape(value)} {track_link(datasette, name, target, 'track record')}")
