@@ -196,6 +196,7 @@ INDEXES = [
     ("prediction_references", ["reference_id"]),
     ("resolutions", ["review_post_id"]),
     ("resolutions", ["outcome"]),
+    ("resolutions", ["resolved_on", "prediction_id"]),  # the feed query: newest first, read backwards
     ("evidence", ["prediction_id"]),
     # covering indexes of the canned queries (metadata.yml): each reads one of them in the order it groups by
     ("scored_predictions", ["stated_percent", "outcome", "value", "probability", "year", "post_id"]),
