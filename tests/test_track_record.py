@@ -75,6 +75,7 @@ async def test_headline_figures_equal_the_python_computation(fixture_db, filters
     [row] = await chart_rows(ds, "brier", **filters)
     assert row["resolved"] == expected["n_resolved"]
     assert row["open"] == expected["n_open"] and row["overdue"] == overdue
+    assert row["overdue_shown"] == (f'<span style="color:#d9480f">{overdue}</span>' if overdue else overdue)
     assert row["void_ambiguous"] == expected["n_void"] + expected["n_ambiguous"]
     assert row["certain_misses"] == expected["certain_misses"]
     assert row["brier"] == g3(expected["brier_0_1"])

@@ -7,6 +7,7 @@ into docs/screenshots/:
   calibration.png          the calibration plot alone, folded, 10-point buckets
   prediction.png           a resolved prediction's own page
   nothing-resolved.png     / of the bundled post, where every forecast is still open
+The verdicts' emoji need a colour emoji font (Debian: apt-get install fonts-noto-color-emoji).
 """
 
 import argparse
@@ -64,7 +65,7 @@ def main(argv=None):
                 shoot(browser, f"{base}{PREDICTION}", args.out / "prediction.png", full_page=False)
             (tmp / "bundled").mkdir()
             with serving([PREDICTIONS, "serve", "--db", tmp / "bundled" / "data.db"], tmp / "bundled.log") as base:
-                shoot(browser, f"{base}/", args.out / "nothing-resolved.png", CHARTS_DRAWN, full_page=False)
+                shoot(browser, f"{base}/", args.out / "nothing-resolved.png", CHARTS_DRAWN)
         finally:
             browser.close()
 
