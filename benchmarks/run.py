@@ -214,10 +214,12 @@ async def bench_queries(db):
     conn = sqlite3.connect(f"file:{db}?immutable=1", uri=True, check_same_thread=False)
     conn.create_function("escape_fts", 1, escape_fts)
     sys.path.insert(0, str(site_settings.PLUGINS))
+    import forecast_stats
     import sql_links
     import sql_math
 
     sql_math.register(conn)
+    forecast_stats.register(conn)
     sql_links.prepare_connection(conn)
     out = []
     for name, sql, base in benched_queries(kwargs["metadata"]):

@@ -149,11 +149,11 @@ def get(url, timeout=10):
 
 
 @contextlib.contextmanager
-def serving(command, log_path, timeout=90):
-    """Run a `predictions serve ... --port P` command until the block ends; yields http://127.0.0.1:P."""
+def serving(command, log_path, timeout=90, cwd=ROOT):
+    """Run a `predictions serve ... --port P` command (in cwd) until the block ends; yields http://127.0.0.1:P."""
     port = free_port()
     with open(log_path, "w") as log:
-        process = subprocess.Popen([*command, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        process = subprocess.Popen([*command, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout

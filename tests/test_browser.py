@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 from playwright.sync_api import sync_playwright
+from test_site import calibration, corpus_items
 
 from conftest import CORPUS, ROOT, get, serving, write_site
 from predictions import site_settings
-from test_site import calibration, corpus_items
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -213,13 +213,14 @@ def test_track_record_with_one_bucket(tmp_path):
 
 
 def test_tables_fit_a_1280_px_screen(server):
-    """The score tables fit whole; on the widest views the columns a reader needs first fit, the statement wide."""
+    """The score tables fit whole (a one-row result reads as name: value); on the widest views the columns a reader
+    needs first fit, the statement wide."""
     measure = """() => {
-      const right = name => { const th = document.querySelector(`table.rows-and-columns th.col-${name}`);
-                              return th ? th.getBoundingClientRect().right : null; };
+      const right = name => { const td = document.querySelector(`table.rows-and-columns td.col-${name}`);
+                              return td ? td.getBoundingClientRect().right : null; };
       const text = document.querySelector('table.rows-and-columns td.col-text');
       return {table: document.querySelector('table.rows-and-columns').getBoundingClientRect().right,
-              outcome: right('outcome'), spiegelhalter_z: right('spiegelhalter_z'),
+              outcome: right('outcome'), spiegelhalter_z: right('spiegelhalter_z'), brier: right('brier_0_1'),
               text: text ? text.getBoundingClientRect().width : null, page: document.documentElement.scrollWidth};
     }"""
     with sync_playwright() as p:
@@ -233,8 +234,9 @@ def test_tables_fit_a_1280_px_screen(server):
                 sizes[path] = page.evaluate(measure)
         finally:
             browser.close()
-    for path in ("/data/scores", "/data/scores_by"):
-        assert sizes[path]["table"] <= 1280 and sizes[path]["spiegelhalter_z"] <= 1280, (path, sizes[path])
+    assert sizes["/data/scores"]["table"] <= 1280 and sizes["/data/scores"]["spiegelhalter_z"] <= 1280, sizes
+    # 29 columns per group: the label, counts and the Brier score come first and fit, the rest scroll in their box
+    assert sizes["/data/scores_by"]["brier"] <= 1280, sizes
     assert sizes["/data/prediction_overview"]["outcome"] <= 1280, sizes
     for path, size in sizes.items():
         assert size["page"] <= 1280, (path, size)  # a wide table scrolls inside its box, never the page
@@ -259,7 +261,7 @@ def test_readme_serve_command_and_urls(tmp_path):
         assert any(needed in u for u in urls), f"the README shows no URL with {needed}"
     argv = [str(PREDICTIONS), *command.split()[1:], "--db", tmp_path / "data.db"]
     with serving(argv, tmp_path / "serve.log") as base:  # builds the bundled post into tmp_path/data.db first
-        assert (tmp_path / "data.db").is_file() and (tmp_path / "inspect-data.json").is_file()
+        assert (tmp_path / "data.db").is_file()
         for url in urls:
             status, kind, body = get(base + url[len(README_HOST):].split("#")[0])
             assert status == 200, url

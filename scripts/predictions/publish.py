@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import click
+import yaml
 
 from . import site_settings
 from .export import export_all
@@ -135,7 +135,8 @@ def publish_site(db_path, out, metadata=site_settings.METADATA, app="predictions
     before = {p: p.stat().st_mtime_ns for p in (out / DOWNLOADS).glob("*")}
     export_all(out / DB, out / DOWNLOADS, metadata, url)
     changed += [p for p in (out / DOWNLOADS).glob("*") if before.get(p) != p.stat().st_mtime_ns]
-    write_if_changed(out / "metadata.yml", Path(metadata).read_bytes(), changed)
+    meta = metadata if isinstance(metadata, dict) else yaml.safe_load(Path(metadata).read_text(encoding="utf-8"))
+    write_if_changed(out / "metadata.yml", yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).encode(), changed)
     present = [name for name, src in folders.items() if Path(src).is_dir()]
     for name, src in folders.items():
         if name in present or (out / name).exists():
@@ -144,22 +145,3 @@ def publish_site(db_path, out, metadata=site_settings.METADATA, app="predictions
     write_if_changed(out / "fly.toml", fly_toml(app).encode(), changed)
     write_if_changed(out / ".dockerignore", f"{DB}.sha256\n.{DB}.tmp\n".encode(), changed)
     return changed
-
-
-@click.command()
-@click.option("--db", "db_path", default=str(site_settings.DB), show_default=True,
-              type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="The site folder to write.")
-@click.option("--metadata", default=str(site_settings.METADATA), show_default=True,
-              type=click.Path(exists=True, dir_okay=False))
-@click.option("--app", default="predictions", show_default=True, help="The app name in fly.toml.")
-@click.option("--url", help="The site's public URL, e.g. https://predictions.fly.dev/ (cited in the data package).")
-def publish(db_path, out, metadata, app, url):
-    """Prepare a deployable site in OUT (Dockerfile, fly.toml, inspect file); unchanged input, unchanged files."""
-    changed = publish_site(db_path, out, metadata, app, url)
-    if not changed:
-        click.echo(f"{out}: up to date (database sha256 unchanged), nothing written")
-        return
-    click.echo(f"{out}: {len(changed)} file(s) written or removed")
-    click.echo(f"deploy: cd {out} && fly deploy")
-    click.echo(f"    or: docker build -t predictions {out} && docker run -p {PORT}:{PORT} predictions")

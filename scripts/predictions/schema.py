@@ -12,10 +12,16 @@ CREATE TABLE sources (
     title TEXT NOT NULL,
     base_url TEXT NOT NULL,
     content_root TEXT NOT NULL,
+    author TEXT,
     license TEXT,
     license_url TEXT,
     repository TEXT,
     "commit" TEXT
+);
+CREATE TABLE source_licenses (
+    source_id TEXT PRIMARY KEY REFERENCES sources(id),
+    file TEXT NOT NULL,
+    text TEXT NOT NULL
 );
 CREATE TABLE posts (
     id TEXT PRIMARY KEY,
@@ -150,6 +156,8 @@ CREATE TABLE scored_predictions (
     outcome TEXT NOT NULL CHECK (outcome IN ('true', 'false', 'partial', 'void', 'ambiguous', 'open')),
     value REAL CHECK (value IS NULL OR value BETWEEN 0 AND 1),
     resolves_by TEXT NOT NULL CHECK (date(resolves_by) = resolves_by),
+    resolved_on TEXT CHECK (resolved_on IS NULL OR date(resolved_on) = resolved_on),
+    horizon_days INTEGER,
     CHECK ((outcome IN ('true', 'false', 'partial')) = (value IS NOT NULL))
 );
 -- misses: the resolved predictions most confident first, so a page of them is read without sorting them all
@@ -157,9 +165,11 @@ CREATE INDEX idx_scored_predictions_miss ON scored_predictions (abs(probability 
     WHERE outcome IN ('true', 'false', 'partial');
 CREATE TABLE score_sums (
     id INTEGER PRIMARY KEY,
-    level TEXT NOT NULL CHECK (level IN ('post', 'section')),
+    level TEXT NOT NULL CHECK (level IN ('post', 'section', 'quarter', 'horizon')),
     post_id TEXT NOT NULL REFERENCES posts(id),
     section_id TEXT REFERENCES sections(id),
+    resolved_quarter TEXT,
+    horizon_days_min INTEGER,
     year INTEGER,
     n INTEGER NOT NULL,
     n_resolved INTEGER NOT NULL,
@@ -167,14 +177,23 @@ CREATE TABLE score_sums (
     n_void INTEGER NOT NULL,
     n_ambiguous INTEGER NOT NULL,
     squared_errors REAL,
+    squared_errors_squared REAL,
     log_score_bits REAL,
     certain_misses INTEGER NOT NULL,
+    log_score_bits_clipped REAL,
+    log_score_bits_clipped_squared REAL,
     sum_probability REAL,
     sum_value REAL,
+    sum_value_squared REAL,
     sum_probability_value REAL,
+    sum_sharpness REAL,
+    sum_folded_probability REAL,
+    sum_folded_value REAL,
     z_numerator REAL,
     z_variance REAL,
-    CHECK (level = 'section' OR section_id IS NULL)
+    CHECK (level = 'section' OR section_id IS NULL),
+    CHECK (level = 'quarter' OR resolved_quarter IS NULL),
+    CHECK (level = 'horizon' OR horizon_days_min IS NULL)
 );
 """
 
@@ -203,6 +222,7 @@ INDEXES = [
     ("scored_predictions", ["outcome", "resolves_by", "post_id", "position", "year"]),
     ("scored_predictions", ["post_id"]),
     ("score_sums", ["post_id"]),
+    ("score_sums", ["level", "year", "post_id"]),
     ("score_sums", ["section_id"]),
 ]
 
@@ -236,9 +256,12 @@ SELECT
     r.source AS resolution_source,
     r.resolved_on,
     r.review_url,
-    p.url
+    p.url,
+    po.source_id,
+    src.license
 FROM predictions p
 JOIN posts po ON po.id = p.post_id
+JOIN sources src ON src.id = po.source_id
 LEFT JOIN sections s ON s.id = p.section_id
 LEFT JOIN resolutions r ON r.prediction_id = p.id
 """,
@@ -267,7 +290,9 @@ SELECT
     ps.probability,
     ps.outcome_value,
     ps.post_id,
-    ps.url
+    ps.url,
+    ps.source_id,
+    ps.license
 FROM prediction_status ps
 """,
 }
