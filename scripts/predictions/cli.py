@@ -118,13 +118,17 @@ def cli(ctx, config_file, overrides):
 @content_option
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
 @click.option("--full", is_flag=True, help="Parse every post again instead of reusing unchanged posts' work.")
+@click.option("--claims", type=click.Path(file_okay=False),
+              help="Folder of claims files: authors' own calibration tallies (docs/styles.md). Default: the "
+                   "dataset's claims/ when it exists.")
 @pass_context
-def build(ctx, db_path, content, resolutions, drafts, base_url, quiet, full):
+def build(ctx, db_path, content, resolutions, drafts, base_url, quiet, full, claims):
     """Read the posts and resolutions and write the database (replaced only if everything succeeded)."""
     dataset = ctx.dataset(content, resolutions, db_path)
     try:
         corpus, cache = pipeline.write(dataset, drafts=drafts, base_url=base_url,
-                                       progress=None if quiet else show_progress, full=full)
+                                       progress=None if quiet else show_progress, full=full,
+                                       claims_dir=claims)
     except InputError as e:
         fail(e)
     if not quiet:
@@ -249,13 +253,20 @@ def resolve(ctx, prediction_id, outcome, value, note, sources, on, verdict, judg
 @click.option("--metadata", type=click.Path(exists=True, dir_okay=False),
               help="A metadata.yml merged over the site's (titles and descriptions of tables and columns).")
 @click.option("--url", help="Where the dataset is published (the package's homepage and citation URL).")
+@click.option("--format", "fmt", type=click.Choice(["package", "fatebook"]), default="package", show_default=True,
+              help="package: every table as CSV/JSON Lines with datapackage.json; fatebook: OUT/fatebook.csv for "
+                   "Fatebook's spreadsheet import (docs/styles.md).")
 @pass_context
-def export(ctx, db_path, out, metadata, url):
+def export(ctx, db_path, out, metadata, url, fmt):
     """Write CSV, JSON Lines, datapackage.json and the license for every table and public view into OUT."""
-    from .export import export_all
+    from .export import FATEBOOK_FILE, export_all, export_fatebook
 
     dataset = ctx.dataset(db_path=db_path)
     out = Path(out) if out else dataset.build_dir
+    if fmt == "fatebook":
+        n = export_fatebook(dataset.db_path, out)
+        click.echo(f"wrote {n} predictions to {config.display(out / FATEBOOK_FILE)} for Fatebook's spreadsheet import")
+        return
     outputs = export_all(dataset.db_path, out, site_meta(dataset, metadata), url)
     tables = sum(1 for n in outputs if n.endswith(".csv"))
     click.echo(f"wrote {len(outputs)} files ({tables} tables and views as CSV and JSON Lines) to {config.display(out)}")
