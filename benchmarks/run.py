@@ -7,9 +7,10 @@ For each size: a synthetic corpus (synth.py), then medians over --runs of `predi
 subprocess: wall time, peak RSS from os.wait4, predictions/s) and of its floor on the same files (a fresh
 subprocess that parses every .md body with predictions.markdown.parse and nothing else, then inserts the
 built database's rows, the same count per table, with plain sqlite3 executemany in one transaction).
-On the largest database: every canned query of metadata.yml through in-process Datasette configured like
-the site vs the same SQL in plain sqlite3; `predictions serve` under load (16 connections, httpx on
-loopback); a rebuild after a one-post change. Trees and databases go to /dev/shm (the disk is slow).
+On the largest database: every canned query of metadata.yml and every query of the track record at /
+through in-process Datasette configured like the site vs the same SQL in plain sqlite3; `predictions serve`
+under load (16 connections, httpx on loopback); a rebuild after a one-post change. Trees and databases go to
+/dev/shm (the disk is slow).
 No test runs this; nothing asserts a time.
 """
 
@@ -30,6 +31,7 @@ import time
 from datetime import UTC, datetime
 from importlib import metadata as dist
 from pathlib import Path
+from urllib.parse import quote
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -187,6 +189,18 @@ async def time_calls(fn, min_runs=5, max_runs=50, budget=2.0):
     return times
 
 
+def benched_queries(metadata):
+    """(name, sql, JSON path) of every canned query and of every distinct query of the home page's dashboard
+    (its cards fetch /data.json?sql=...; the seven headline cards share one query)."""
+    for name, q in metadata["databases"]["data"]["queries"].items():
+        yield name, q["sql"], f"/data/{name}.json?_shape=array"
+    seen = set()
+    for name, chart in metadata["plugins"]["datasette-dashboards"][metadata["home_dashboard"]]["charts"].items():
+        if "query" in chart and chart["query"] not in seen:
+            seen.add(chart["query"])
+            yield f"/ {name}", chart["query"], "/data.json?_shape=array&sql=" + quote(chart["query"])
+
+
 async def bench_queries(db):
     from datasette.app import Datasette
     from datasette.utils import escape_fts
@@ -201,16 +215,18 @@ async def bench_queries(db):
     conn.create_function("escape_fts", 1, escape_fts)
     sys.path.insert(0, str(site_settings.PLUGINS))
     import forecast_stats
+    import sql_links
     import sql_math
 
     sql_math.register(conn)
     forecast_stats.register(conn)
+    sql_links.prepare_connection(conn)
     out = []
-    for name, q in kwargs["metadata"]["databases"]["data"]["queries"].items():
+    for name, sql, base in benched_queries(kwargs["metadata"]):
         for case, given in CASES.items():
             given = {**given, **(SEARCH if name == "search" else {})}
-            path = f"/data/{name}.json?_shape=array" + "".join(f"&{k}={v}" for k, v in given.items())
-            params = {p: given.get(p, "") for p in named_params(q["sql"])}
+            path = base + "".join(f"&{k}={v}" for k, v in given.items())
+            params = {p: given.get(p, "") for p in named_params(sql)}
             rows = {}
 
             async def via_datasette(name=name, path=path, rows=rows):
@@ -219,7 +235,7 @@ async def bench_queries(db):
                     raise RuntimeError(f"{path}: HTTP {r.status_code} {r.text[:300]}")
                 rows["datasette"] = len(r.json())
 
-            async def via_sqlite(sql=q["sql"], params=params, rows=rows):
+            async def via_sqlite(sql=sql, params=params, rows=rows):
                 rows["sqlite"] = len(conn.execute(sql, params).fetchmany(limit + 1)[:limit])
 
             d, s = await time_calls(via_datasette), await time_calls(via_sqlite)

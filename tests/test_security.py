@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import yaml
 from datasette.app import Datasette
 from datasette.utils import path_from_row_pks
 
@@ -360,3 +362,32 @@ def test_settings_used_here_are_the_served_ones():
     for name in ("sql_time_limit_ms", "max_returned_rows"):
         assert argv[argv.index(name) + 1] == str(site_settings.SETTINGS[name])
     assert "-i" in argv  # immutable: opened read-only
+
+
+async def test_track_record_cards_hold_no_live_html(tmp_path):
+    """The dashboard sets its metric and table cells as HTML (innerHTML): a confident miss whose text, verdict
+    and evidence are hostile must arrive escaped, its javascript: evidence unlinked."""
+    post = (f"---\ntitle: Miss {IMG}\ndate: 2031-01-01\ntags: ['{SCRIPT}']\n---\n\n## Calls\n\n"
+            f"- It {SCRIPT} happens (_Probability: 90%_)\n")
+    content = write_site(tmp_path / "site", {"blog/miss/index.md": post})
+    (tmp_path / "res").mkdir()
+    (tmp_path / "res" / "miss.yml").write_text(
+        f"resolutions:\n  miss/calls/1:\n    outcome: 'false'\n    resolved_on: 2031-12-31\n    verdict: \"{IMG}\"\n"
+        f"    evidence:\n      - url: \"{JS}\"\n        title: \"{SCRIPT}\"\n")
+    ds = Datasette(**site_settings.datasette_kwargs(build_db(tmp_path / "db" / "data.db", content, tmp_path / "res")))
+    await ds.invoke_startup()
+    charts = yaml.safe_load(site_settings.METADATA.read_text())["plugins"]["datasette-dashboards"]["track-record"]["charts"]
+    seen = []
+    for name, chart in charts.items():
+        if "query" not in chart:
+            continue
+        for params in ({}, {"tag": SCRIPT}, {"post": SCRIPT}):
+            response = await get(ds, "/data.json", sql=chart["query"], _shape="array", **params)
+            assert response.status_code == 200, (name, response.text[:300])
+            html = " ".join(str(v) for row in response.json() for v in row.values())
+            assert not live(html), (name, params, live(html))
+            seen.append(html)
+    assert any("&lt;img src=x onerror=alert(1)&gt;" in h for h in seen), seen  # the miss is there, escaped
+    assert not any(re.search(r"href=.?javascript:", h, re.I) for h in seen)  # shown as text, never a link
+    page = (await get(ds, "/", tag=SCRIPT)).text
+    assert not live(page)

@@ -670,7 +670,7 @@ def test_queries_give_the_same_numbers_with_the_plugins_math_functions(db_name, 
             sql_math.register(conn, list(sql_math.FUNCTIONS))
         results = {}
         for name, query in QUERIES.items():
-            params = {p: "" for p in query["params"]}
+            params = {p: "" for p in query.get("params", [])}
             for extra in ({}, {"fold": "on"}, {"bucket": "10"}, {"by": "tag"}, {"by": "horizon"}, {"q": "claim"}):
                 if set(extra) <= set(params):
                     results[name, str(extra)] = conn.execute(query["sql"], {**params, **extra}).fetchall()

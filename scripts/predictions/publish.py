@@ -2,7 +2,7 @@
 
 DIR gets data.db (served immutable), inspect-data.json (`datasette inspect`), metadata.yml, plugins/ and
 templates/ when the project has them, downloads/ (the bulk exports of `predictions export`), a Dockerfile
-with pinned datasette and datasette-vega and the settings of site_settings.py, and fly.toml. Files are
+with datasette and its plugins pinned (PINS) and the settings of site_settings.py, and fly.toml. Files are
 written only when their content changes; the database is copied and inspected only when its sha256 differs
 from the one stored in DIR/data.db.sha256, so publishing an unchanged database changes nothing.
 Deploying is left to the host's tool (see docs/release.md): `fly deploy`, or `docker build` + any host.
@@ -20,7 +20,8 @@ import yaml
 from . import site_settings
 from .export import export_all
 
-PINS = ("datasette==0.65.5", "datasette-vega==0.6.2")
+PINS = ("datasette==0.65.5", "datasette-vega==0.6.2", "datasette-dashboards==0.8.0", "datasette-render-markdown==2.2.1",
+        "datasette-atom==0.9", "datasette-sitemap==1.0")
 PYTHON_IMAGE = "python:3.11-slim"
 PORT = 8080
 FOLDERS = {"plugins": site_settings.PLUGINS, "templates": site_settings.TEMPLATES}

@@ -284,6 +284,7 @@ INDEXES = [
     ("prediction_references", ["reference_id"]),
     ("resolutions", ["review_post_id"]),
     ("resolutions", ["outcome"]),
+    ("resolutions", ["resolved_on", "prediction_id"]),  # the feed query: newest first, read backwards
     ("evidence", ["prediction_id"]),
     ("claims", ["post_id"]),
     # covering indexes of the canned queries (metadata.yml): each reads one of them in the order it groups by
@@ -376,39 +377,33 @@ LEFT JOIN sections s ON s.id = p.section_id
 LEFT JOIN resolutions r ON r.prediction_id = p.id
 """,
     # One row per prediction with the post's tags and authors as JSON arrays, for browsing with facets
-    # (Datasette's array facet: ?tags__arraycontains=LLMs). Tags and authors are aggregated once per post.
+    # (Datasette's array facet: ?_facet_array=tags, ?tags__arraycontains=LLMs). The columns a reader needs come
+    # first. Tags and authors are correlated subqueries: Datasette's array facet reads json_each(tags) joined to
+    # this view, and SQLite (3.40) returns no rows for that when the arrays come from a joined GROUP BY subquery.
     "prediction_overview": """
 SELECT
     ps.prediction_id,
-    ps.post_id,
-    ps.post_title,
-    ps.year,
-    ps.section_title,
-    ps.kind,
     ps.text,
     ps.probability_text,
+    ps.outcome,
+    ps.resolves_by,
+    ps.post_title,
+    ps.section_title,
+    ps.year,
+    coalesce((SELECT json_group_array(name) FROM (
+        SELECT tg.name FROM post_tags pt JOIN tags tg ON tg.id = pt.tag_id
+        WHERE pt.post_id = ps.post_id ORDER BY pt.position)), '[]') AS tags,
+    coalesce((SELECT json_group_array(name) FROM (
+        SELECT au.name FROM post_authors pa JOIN authors au ON au.id = pa.author_id
+        WHERE pa.post_id = ps.post_id ORDER BY pa.position)), '[]') AS authors,
+    ps.kind,
     ps.stated_percent,
     ps.probability,
-    ps.resolves_by,
-    ps.outcome,
     ps.outcome_value,
-    coalesce(t.tags, '[]') AS tags,
-    coalesce(a.authors, '[]') AS authors,
+    ps.post_id,
     ps.url,
     ps.source_id,
     ps.license
 FROM prediction_status ps
-LEFT JOIN (
-    SELECT post_id, json_group_array(name) AS tags
-    FROM (SELECT pt.post_id, tg.name FROM post_tags pt JOIN tags tg ON tg.id = pt.tag_id
-          ORDER BY pt.post_id, pt.position)
-    GROUP BY post_id
-) t ON t.post_id = ps.post_id
-LEFT JOIN (
-    SELECT post_id, json_group_array(name) AS authors
-    FROM (SELECT pa.post_id, au.name FROM post_authors pa JOIN authors au ON au.id = pa.author_id
-          ORDER BY pa.post_id, pa.position)
-    GROUP BY post_id
-) a ON a.post_id = ps.post_id
 """,
 }
