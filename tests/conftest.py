@@ -63,6 +63,25 @@ def write_site(root, posts, base_url="https://example.org/"):
     return root / "content"
 
 
+@contextlib.contextmanager
+def small_filesystem(where, size):
+    """A real tmpfs of `size` (e.g. "512k") mounted at `where` for the block: writes beyond it fail with ENOSPC
+    as on a full disk (needs root, as the test machine and CI run)."""
+    where = Path(where)
+    where.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=True)
+
+
+def tree(folder):
+    """{relative path: bytes} of every file under folder (links read through)."""
+    folder = Path(folder)
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 # ---------------------------------------------------------------- reliability figures (issue 7)
 # Tests record what they tried; when the run ends its figures become build/reliability.json and, after a passing
 # run that produced every section, the README's reliability section is rewritten from them (between its FIGURES

@@ -29,6 +29,7 @@ import click
 import sqlite_utils
 import yaml
 
+from . import outfolder
 from .site_settings import METADATA, ROOT
 
 LEGAL_CODE = ROOT / "site" / "LICENSE"  # the full text of CC BY-NC 4.0
@@ -43,6 +44,7 @@ VIEW_KEYS = {
 DESCRIPTION = ("Predictions stated with a probability in blog posts, how each one resolved (with the verdict and its "
                "evidence), and the posts, sections, tags, authors and references they come from. Every row traces "
                "back to a post, a line and a verdict.")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LICENSE_TITLES = {"CC BY-NC 4.0": "Creative Commons Attribution-NonCommercial 4.0 International"}
 
 
@@ -127,12 +129,19 @@ def schema(db, name, columns, rows, described):
     return s
 
 
-def to_csv(columns, rows):
+def to_csv(columns, rows, excel_safe=False):
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
+    if excel_safe:
+        rows = ([excel_cell(v) for v in r] for r in rows)
     w.writerows(rows)  # None is written as an empty field, floats in their shortest exact form
     return buf.getvalue().encode("utf-8")
+
+
+def excel_cell(value):
+    """A text cell a spreadsheet would run as a formula, prefixed with ' (OWASP's advice for CSV injection)."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 def to_jsonl(columns, rows):
@@ -224,7 +233,14 @@ def citation(title, authors, version, url, sources, lic, build_date):
             f"Forecasts from {blogs}. License: {names}.")
 
 
-def readme(pkg, names):
+EXCEL_SAFE_NOTE = """
+These CSV files were written with `--excel-safe`: a text cell that starts with `=`, `+`, `-`, `@`, a tab or a
+carriage return has a `'` put before it, so a spreadsheet never runs it as a formula. They no longer hold the
+exact values: use the `.jsonl` files (unchanged) or an export without `--excel-safe` to compute with them.
+"""
+
+
+def readme(pkg, names, excel_safe=False):
     src = "\n".join(f"- {s['title']}: <{s['path']}>" for s in pkg.get("sources", []))
     lic = "\n".join(f"- {x['title']} ({x['name']}): <{x.get('path', '')}>" for x in pkg.get("licenses", []))
     authors = ", ".join(c["title"] for c in pkg["contributors"] if c["role"] == "author")
@@ -259,7 +275,7 @@ primary and foreign keys, license, sources, version and creation date, and a cit
 {files}
 
 CSV: UTF-8, a header row, dates as `YYYY-MM-DD`, an empty field is NULL, rows ordered by primary key.
-
+{EXCEL_SAFE_NOTE if excel_safe else ""}
 ## How to cite
 
 > {pkg['citation']}
@@ -292,43 +308,42 @@ Non-commercial use only. Give credit, link to the license and indicate if change
     return text
 
 
-def export_all(db_path, out, metadata=METADATA, url=None):
-    """Write every export file into `out`; returns {file name: bytes written}."""
+def export_all(db_path, out, metadata=METADATA, url=None, excel_safe=False):
+    """Write every export file into folder `out`, swapped in whole (see outfolder.py); returns ({file name:
+    bytes}, whether anything changed, the entries of `out` not written by the export, left alone)."""
     db = sqlite_utils.Database(Path(db_path))
     names = exported(db)
     data, outputs = {}, {}
     for name in names:
         columns, rows = read(db, name)
-        data[name] = (columns, rows, to_csv(columns, rows))
+        data[name] = (columns, rows, to_csv(columns, rows, excel_safe))
         outputs[f"{name}.csv"] = data[name][2]
         outputs[f"{name}.jsonl"] = to_jsonl(columns, rows)
     pkg = package(db, load_metadata(metadata), data, url)
     db.close()
     outputs["datapackage.json"] = (json.dumps(pkg, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    outputs["README.md"] = readme(pkg, names).encode("utf-8")
+    outputs["README.md"] = readme(pkg, names, excel_safe).encode("utf-8")
     outputs["LICENSE.md"] = license_md(pkg).encode("utf-8")
     outputs["SHA256SUMS"] = "".join(f"{sha256(d)}  {n}\n" for n, d in sorted(outputs.items())).encode()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for n, data in outputs.items():
-        path = out / n
-        if not path.exists() or path.read_bytes() != data:
-            path.write_bytes(data)
-    for path in [*out.glob("*.csv"), *out.glob("*.jsonl")]:
-        if path.name not in outputs:
-            path.unlink()  # a table or view that is no longer exported
-    return outputs
+    changed, others = outfolder.write_folder(out, outputs, "predictions export")
+    return outputs, changed, others
 
 
 @click.command()
 @click.option("--db", "db_path", default=str(ROOT / "data.db"), show_default=True,
               type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", default=str(ROOT / "build"), show_default=True, type=click.Path(file_okay=False))
+@click.option("--out", default=str(ROOT / "build"), show_default=True, type=click.Path(file_okay=False),
+              help="A new folder, or one an earlier export made (never `.`, a git checkout or another full folder).")
 @click.option("--metadata", default=str(METADATA), show_default=True, type=click.Path(dir_okay=False),
               help="Datasette metadata.yml: titles and descriptions of tables and columns.")
 @click.option("--url", help="Where the dataset is published (the package's homepage and citation URL).")
-def export(db_path, out, metadata, url):
+@click.option("--excel-safe", is_flag=True,
+              help="Prefix text cells starting with =, +, -, @ (or a tab or CR) with ' so spreadsheets never run them "
+                   "as formulas. The CSV then no longer round-trips exactly (the JSON Lines files still do).")
+def export(db_path, out, metadata, url, excel_safe):
     """Write CSV, JSON Lines, datapackage.json and the license for every table and public view into OUT."""
-    outputs = export_all(db_path, out, metadata, url)
+    outputs, _, others = export_all(db_path, out, metadata, url, excel_safe)
     tables = sum(1 for n in outputs if n.endswith(".csv"))
     click.echo(f"wrote {len(outputs)} files ({tables} tables and views as CSV and JSON Lines) to {out}")
+    if others:
+        click.echo(f"left alone (not written by predictions export): {', '.join(others)}")

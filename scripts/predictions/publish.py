@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from . import site_settings
+from . import outfolder, site_settings
 from .export import export_all
 
 PINS = ("datasette==0.65.5", "datasette-vega==0.6.2")
@@ -25,7 +25,8 @@ PYTHON_IMAGE = "python:3.11-slim"
 PORT = 8080
 FOLDERS = {"plugins": site_settings.PLUGINS, "templates": site_settings.TEMPLATES}
 DOWNLOADS = "downloads"
-DB = f"{site_settings.DB_NAME}.db"  # Datasette names the database after its file: /data/...
+DB = f"{site_settings.DB_NAME}.db"
+MADE_BY = "predictions publish"  # Datasette names the database after its file: /data/...
 
 
 def file_sha256(path):
@@ -96,66 +97,98 @@ app = "{app}"
 """
 
 
-def write_if_changed(path, data, changed):
-    path = Path(path)
+def write_if_changed(out, rel, data, changed):
+    path = out / rel
     if path.exists() and path.read_bytes() == data:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
     changed.append(path)
 
 
-def mirror(src, dest, changed):
-    """Make folder `dest` hold exactly the files of `src` (caches left out), writing only what differs."""
-    wanted = {p.relative_to(src): p for p in sorted(Path(src).rglob("*"))
-              if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
-    for rel, p in wanted.items():
-        write_if_changed(dest / rel, p.read_bytes(), changed)
-    for p in sorted(Path(dest).rglob("*"), reverse=True) if Path(dest).exists() else ():
-        if p.is_file() and p.relative_to(dest) not in wanted:
-            p.unlink()
-            changed.append(p)
+def project_files(folders):
+    """{path in the site: source file} of the project's plugins and templates (caches left out)."""
+    found = {}
+    for name, src in folders.items():
+        for p in sorted(Path(src).rglob("*")) if Path(src).is_dir() else ():
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc":
+                found[f"{name}/{p.relative_to(src).as_posix()}"] = p
+    return found
 
 
 def publish_site(db_path, out, metadata=site_settings.METADATA, app="predictions", url=None, folders=FOLDERS):
-    """Write the site folder; returns the paths written or removed (empty when nothing changed)."""
+    """Write the site folder; returns (paths written or removed, empty when nothing changed; entries of the
+    folder not written by publish, left alone). Only a new folder, or one publish made, is written (outfolder.py)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    ours = outfolder.check(out, MADE_BY)
+    copied = project_files(folders)
+    present = sorted({rel.split("/")[0] for rel in copied})
+    generated = {"metadata.yml": Path(metadata).read_bytes(), "Dockerfile": dockerfile(present).encode(),
+                 "fly.toml": fly_toml(app).encode()}
+    files = {DB, f"{DB}.sha256", site_settings.inspect_path(DB).name, ".dockerignore", *generated, *copied}
+    taken = sorted(rel for rel in files | {DOWNLOADS} if (out / rel).exists() and rel not in ours and
+                   not (rel == DOWNLOADS and outfolder.manifest(out / rel)))
+    if taken:
+        raise outfolder.OutputError(f"{MADE_BY} refuses to overwrite {', '.join(taken)} in {out}: not written by it "
+                                    "(it is not in its manifest); move them away or give --out a new folder")
     changed = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        publish_database(db_path, out, changed)
+        outputs, exported, _ = export_all(out / DB, out / DOWNLOADS, metadata, url)
+        changed += [out / DOWNLOADS] if exported else []
+        for rel, data in [*generated.items(), *((rel, p.read_bytes()) for rel, p in copied.items())]:
+            write_if_changed(out, rel, data, changed)
+        keep = sorted([*files, *(f"{DOWNLOADS}/{n}" for n in outputs)])
+        write_if_changed(out, ".dockerignore", dockerignore(keep), changed)
+        for rel in sorted(ours - files - {DOWNLOADS}, reverse=True):  # ours before, no longer part of the site
+            if (out / rel).is_file():
+                (out / rel).unlink()
+                changed.append(out / rel)
+        write_if_changed(out, outfolder.MANIFEST, outfolder.manifest_bytes(MADE_BY, [*files, DOWNLOADS]), [])
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise outfolder.OutputError(f"{MADE_BY} failed: {getattr(e, 'strerror', None) or e}; the files of {out} "
+                                    "written before it stopped are complete, run it again when the cause is fixed") from e
+    others = outfolder.named(outfolder.foreign(out, [*files, DOWNLOADS]))
+    return changed, others
+
+
+def publish_database(db_path, out, changed):
+    """Copy and inspect the database only when its sha256 differs from the one stored beside it."""
     digest = file_sha256(db_path)
     stamp = out / f"{DB}.sha256"
-    if not (out / DB).exists() or not stamp.exists() or stamp.read_text().split()[:1] != [digest]:
-        tmp = out / f".{DB}.tmp"
-        shutil.copyfile(db_path, tmp)
-        os.replace(tmp, out / DB)
-        subprocess.run(site_settings.inspect_argv(DB), cwd=out, check=True, capture_output=True)
-        stamp.write_text(f"{digest}  {DB}\n")
-        changed += [out / DB, out / site_settings.inspect_path(DB), stamp]
-    before = {p: p.stat().st_mtime_ns for p in (out / DOWNLOADS).glob("*")}
-    export_all(out / DB, out / DOWNLOADS, metadata, url)
-    changed += [p for p in (out / DOWNLOADS).glob("*") if before.get(p) != p.stat().st_mtime_ns]
-    write_if_changed(out / "metadata.yml", Path(metadata).read_bytes(), changed)
-    present = [name for name, src in folders.items() if Path(src).is_dir()]
-    for name, src in folders.items():
-        if name in present or (out / name).exists():
-            mirror(Path(src), out / name, changed)
-    write_if_changed(out / "Dockerfile", dockerfile(present).encode(), changed)
-    write_if_changed(out / "fly.toml", fly_toml(app).encode(), changed)
-    write_if_changed(out / ".dockerignore", f"{DB}.sha256\n.{DB}.tmp\n".encode(), changed)
-    return changed
+    if (out / DB).exists() and stamp.exists() and stamp.read_text().split()[:1] == [digest]:
+        return
+    tmp = out / f".{DB}.tmp"
+    shutil.copyfile(db_path, tmp)
+    os.replace(tmp, out / DB)
+    subprocess.run(site_settings.inspect_argv(DB), cwd=out, check=True, capture_output=True)
+    stamp.write_text(f"{digest}  {DB}\n")
+    changed += [out / DB, out / site_settings.inspect_path(DB), stamp]
+
+
+def dockerignore(files):
+    """Only the site's own files go into the image: a file someone else left in the folder (a .env?) stays out."""
+    return ("# Generated by `predictions publish`: only the files it wrote go into the image.\n*\n"
+            + "".join(f"!{rel}\n" for rel in files if rel != f"{DB}.sha256")).encode()
 
 
 @click.command()
 @click.option("--db", "db_path", default=str(site_settings.DB), show_default=True,
               type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="The site folder to write.")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="The site folder: a new folder, or one publish made (never `.`, a git checkout or another full folder).")
 @click.option("--metadata", default=str(site_settings.METADATA), show_default=True,
               type=click.Path(exists=True, dir_okay=False))
 @click.option("--app", default="predictions", show_default=True, help="The app name in fly.toml.")
 @click.option("--url", help="The site's public URL, e.g. https://predictions.fly.dev/ (cited in the data package).")
 def publish(db_path, out, metadata, app, url):
     """Prepare a deployable site in OUT (Dockerfile, fly.toml, inspect file); unchanged input, unchanged files."""
-    changed = publish_site(db_path, out, metadata, app, url)
+    changed, others = publish_site(db_path, out, metadata, app, url)
+    if others:
+        click.echo(f"left alone (not written by {MADE_BY}, and kept out of the image): {', '.join(others)}")
     if not changed:
         click.echo(f"{out}: up to date (database sha256 unchanged), nothing written")
         return
