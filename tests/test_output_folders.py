@@ -1,4 +1,5 @@
-"""`export` and `publish` write only a new folder or one they made (issue 15, items 1, 2, 7 and 14)."""
+"""Writing output: `export` and `publish` write only a new folder or one they made; a full disk or a read-only
+folder is a message and changes nothing (issue 15, items 1, 2, 7 and 14)."""
 
 import csv
 import io
@@ -182,3 +183,34 @@ def test_excel_safe_export_defuses_formula_cells(formula_db, tmp_path):
     assert "--excel-safe" in (out / "README.md").read_text()
     numbers = list(csv.DictReader(io.StringIO((out / "predictions.csv").read_text())))
     assert all(not r["stated_percent"].startswith("'") for r in numbers)
+
+
+# ---------------------------------------------------------------- item 7: a full disk or a read-only folder in build
+
+
+@pytest.mark.parametrize("size", ["400k", "700k"])  # full when creating the tables; full while writing the rows
+def test_build_on_a_full_disk_says_so_and_keeps_the_database(tmp_path, size):
+    from conftest import CORPUS, RESOLUTIONS
+
+    with small_filesystem(tmp_path / "disk", size) as disk:
+        db = disk / "data.db"
+        first = run_cli("build", "--db", db, "--resolutions", RESOLUTIONS)  # the bundled post: small
+        assert first.exit_code == 0, first.output
+        before = db.read_bytes()
+        result = run_cli("build", "--db", db, "--content", CORPUS, "--resolutions", RESOLUTIONS, "--full")
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert "cannot write the database" in result.output and f"{db} was left as it was" in result.output
+        assert db.read_bytes() == before
+        assert sorted(p.name for p in disk.iterdir()) == [".data.db.cache", "data.db"], list(disk.iterdir())
+
+
+def test_build_into_a_read_only_folder_says_so(tmp_path):
+    from conftest import RESOLUTIONS
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    with small_filesystem(folder, "1m"):
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        result = run_cli("build", "--db", folder / "data.db", "--resolutions", RESOLUTIONS)
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert "Read-only file system" in result.output and "was left as it was" in result.output
