@@ -104,6 +104,7 @@ BAD_INPUT_TESTS = {
     "test_special_files_are_reported_not_read": "posts",
     "test_post_over_the_size_limit_is_refused_unread": "posts",
     "test_more_bad_resolution_files": "resolution files",
+    "test_hostile_resolution_folders": "resolution files",
 }
 DOC_TEST = "test_reliability_doc_quotes_figures_rendered_from_the_tests"
 _bad_inputs_passed, _failed = [], []

@@ -11,7 +11,7 @@ from . import database
 from .cache import Cache, cache_path
 from .errors import InputError
 from .resolutions import JUDGES
-from .resolve import record
+from .resolve import record, resolution_path
 from .schema import OUTCOMES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,18 +136,18 @@ def resolve(prediction_id, outcome, value, note, sources, on, verdict, judged_by
         near = difflib.get_close_matches(prediction_id, ids, n=3, cutoff=0.5)
         raise click.BadParameter(f"unknown prediction id {prediction_id!r}" +
                                  (f"; did you mean {', '.join(near)}?" if near else ""), param_hint="PREDICTION_ID")
-    path = Path(resolutions) / f"{prediction_id.split('/')[0]}.yml"
-    before = path.read_bytes() if path.exists() else None
-    record(resolutions, prediction_id, outcome, value=value, note=note, sources=sources,
-           on=on.date() if on else None, verdict=verdict, judged_by=judged_by, condition=condition)
-    try:
+    def validate():  # under the file's lock: a file the build would refuse is put back as it was
         pipeline.collect([Path(c) for c in content] or [pipeline.default_content()], resolutions,
                          drafts=drafts, base_url=base_url)
+
+    try:
+        path = record(resolutions, prediction_id, outcome, value=value, note=note, sources=sources,
+                      on=on.date() if on else None, verdict=verdict, judged_by=judged_by, condition=condition,
+                      validate=validate)
     except InputError as e:
-        path.write_bytes(before) if before is not None else path.unlink()
         for problem in e.problems:
             click.echo(f"error: {problem}", err=True)
-        click.echo(f"{path} left as it was.", err=True)
+        click.echo(f"{resolution_path(resolutions, prediction_id.split('/')[0])} left as it was.", err=True)
         sys.exit(1)
     click.echo(f"recorded {prediction_id}: {outcome} in {path}")
 
