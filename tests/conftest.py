@@ -105,6 +105,7 @@ BAD_INPUT_TESTS = {
     "test_post_over_the_size_limit_is_refused_unread": "posts",
     "test_more_bad_resolution_files": "resolution files",
     "test_hostile_resolution_folders": "resolution files",
+    "test_posts_that_would_publish_what_they_should_not": "posts",
 }
 DOC_TEST = "test_reliability_doc_quotes_figures_rendered_from_the_tests"
 _bad_inputs_passed, _failed = [], []
