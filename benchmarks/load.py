@@ -1,13 +1,15 @@
-"""Load on the served site, loopback only: connections hammering the heaviest canned queries, plus a burst of
-slow arbitrary queries (a recursive CTE that only the SQL time limit stops). Prints requests/s, latency
-percentiles and errors; --json writes the figures.
+"""Load on the served site, loopback only: connections hammering the heaviest canned queries while, from
+--slow-at on, --slow clients keep arbitrary SQL saturated (each sends a recursive CTE that only a time limit
+stops, again and again). Prints requests/s, latency percentiles (overall, and of the canned requests made while
+arbitrary SQL was saturated) and errors; --json writes the figures.
 
     .venv/bin/predictions serve --port 8001 &
     .venv/bin/python benchmarks/load.py --url http://127.0.0.1:8001 --seconds 30
 
 An error is a canned-query request that did not answer 200 with JSON (or failed at the HTTP level). A slow
-query is expected to be stopped by the time limit (HTTP 400 "SQL query took too long"); any other answer to
-it is counted apart. Stdlib asyncio and httpx; bounded: at most 120 s, 64 connections, 32 slow queries.
+query is expected to be stopped by the time limit (HTTP 400 "SQL query took too long") or refused at once
+because others are running (HTTP 429, plugins/arbitrary_sql.py); any other answer to it is counted apart.
+Stdlib asyncio and httpx; bounded: at most 120 s, 64 connections, 32 slow clients.
 """
 
 import argparse
@@ -63,23 +65,39 @@ async def canned_worker(client, paths, offset, deadline, out):
             problem = None if ok else f"{path}: HTTP {response.status_code} {response.text[:120]!r}"
         except (httpx.HTTPError, ValueError) as e:
             problem = f"{path}: {type(e).__name__}: {e}"
-        out["latencies"].append(time.perf_counter() - start)
+        out["latencies"].append((start, time.perf_counter() - start))
         if problem:
             out["errors"].append(problem)
 
 
-async def slow_burst(client, count, delay, out):
-    await asyncio.sleep(delay)
+async def slow_clients(client, count, start_at, deadline, out):
+    """`count` clients, each sending slow arbitrary queries one after another from start_at to the deadline."""
+    await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
+    out["saturated_from"] = time.perf_counter()
 
     async def one(k):
-        try:
-            response = await client.get("/data.json", params={"sql": SLOW_SQL.format(k)})
-            stopped = response.status_code == 400 and "too long" in response.text
-            out["slow_stopped" if stopped else "slow_other"].append(response.status_code)
-        except httpx.HTTPError as e:
-            out["slow_other"].append(type(e).__name__)
+        n = 0
+        while time.perf_counter() < deadline:
+            n += 1
+            try:
+                response = await client.get("/data.json", params={"sql": SLOW_SQL.format(f"{k}.{n}")})
+                if response.status_code == 400 and "too long" in response.text:
+                    out["slow_stopped"].append(time.perf_counter())
+                elif response.status_code == 429:
+                    out["slow_refused"].append(time.perf_counter())
+                    await asyncio.sleep(0.1)  # told to come back later, it comes back at once
+                else:
+                    out["slow_other"].append(response.status_code)
+            except httpx.HTTPError as e:
+                out["slow_other"].append(type(e).__name__)
 
     await asyncio.gather(*(one(k) for k in range(count)))
+
+
+def latency_figures(latencies, prefix=""):
+    lat = sorted(latencies)
+    return {f"{prefix}p50_s": round(percentile(lat, 50), 4), f"{prefix}p95_s": round(percentile(lat, 95), 4),
+            f"{prefix}p99_s": round(percentile(lat, 99), 4), f"{prefix}max_s": round(lat[-1] if lat else 0.0, 4)}
 
 
 async def run(url, seconds, connections, queries, slow, slow_at):
@@ -89,23 +107,27 @@ async def run(url, seconds, connections, queries, slow, slow_at):
     async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=canned_limits) as client, \
             httpx.AsyncClient(base_url=url, timeout=timeout, limits=slow_limits) as slow_client:
         chosen = await heaviest(client, queries)
-        out = {"latencies": [], "errors": [], "slow_stopped": [], "slow_other": []}
+        out = {"latencies": [], "errors": [], "slow_stopped": [], "slow_refused": [], "slow_other": []}
         start = time.perf_counter()
         deadline = start + seconds
         tasks = [canned_worker(client, [p for _, p in chosen], k, deadline, out) for k in range(connections)]
         if slow:
-            tasks.append(slow_burst(slow_client, slow, slow_at * seconds, out))
+            tasks.append(slow_clients(slow_client, slow, start + slow_at * seconds, deadline, out))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - start
-    lat = sorted(out["latencies"])
+    begun = out.get("saturated_from", deadline) if slow else deadline
+    saturated = [d for t, d in out["latencies"] if t >= begun]
+    calm = [d for t, d in out["latencies"] if t < begun]
     return {
         "url": url, "connections": connections, "seconds": seconds, "elapsed_s": round(elapsed, 2),
         "queries": [name for name, _ in chosen],
-        "canned_requests": len(lat), "canned_errors": len(out["errors"]), "error_samples": out["errors"][:5],
-        "rps": round(len(lat) / elapsed, 1),
-        "p50_s": round(percentile(lat, 50), 4), "p95_s": round(percentile(lat, 95), 4),
-        "p99_s": round(percentile(lat, 99), 4), "max_s": round(lat[-1] if lat else 0.0, 4),
-        "slow_sent": slow, "slow_stopped": len(out["slow_stopped"]), "slow_other": len(out["slow_other"]),
+        "canned_requests": len(out["latencies"]), "canned_errors": len(out["errors"]),
+        "error_samples": out["errors"][:5], "rps": round(len(out["latencies"]) / elapsed, 1),
+        **latency_figures([d for _, d in out["latencies"]]),
+        "calm_requests": len(calm), **latency_figures(calm, "calm_"),
+        "saturated_requests": len(saturated), **latency_figures(saturated, "saturated_"),
+        "slow_clients": slow, "slow_stopped": len(out["slow_stopped"]), "slow_refused": len(out["slow_refused"]),
+        "slow_other": len(out["slow_other"]),
     }
 
 
@@ -115,8 +137,8 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--queries", type=int, default=4, help="how many of the heaviest canned queries to load")
-    ap.add_argument("--slow", type=int, default=6, help="slow arbitrary queries sent at once (0: none)")
-    ap.add_argument("--slow-at", type=float, default=0.3, help="when the burst starts, as a fraction of the run")
+    ap.add_argument("--slow", type=int, default=30, help="clients sending slow arbitrary queries (0: none)")
+    ap.add_argument("--slow-at", type=float, default=0.3, help="when they start, as a fraction of the run")
     ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args(argv)
     host = urlsplit(args.url).hostname
@@ -132,8 +154,12 @@ def main(argv=None):
     print(f"{f['connections']} connections, {f['elapsed_s']} s, canned queries: {', '.join(f['queries'])}")
     print(f"canned: {f['canned_requests']:,} requests, {f['rps']:,.1f}/s, errors {f['canned_errors']}")
     print("latency: " + ", ".join(f"{k[:-2]} {f[k] * 1000:.1f} ms" for k in ("p50_s", "p95_s", "p99_s", "max_s")))
-    print(f"slow queries: {f['slow_sent']} sent, {f['slow_stopped']} stopped by the time limit, "
-          f"{f['slow_other']} other answers")
+    for part in ("calm", "saturated"):
+        print(f"{part} (arbitrary SQL {'saturated' if part == 'saturated' else 'not yet sent'}, "
+              f"{f[part + '_requests']:,} requests): "
+              + ", ".join(f"{k} {f[f'{part}_{k}_s'] * 1000:.1f} ms" for k in ("p50", "p99", "max")))
+    print(f"slow queries from {f['slow_clients']} clients: {f['slow_stopped']} stopped by the time limit, "
+          f"{f['slow_refused']} refused at once (429), {f['slow_other']} other answers")
     for e in f["error_samples"]:
         print(f"  error: {e}")
     if args.json:

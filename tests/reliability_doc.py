@@ -63,12 +63,14 @@ def render(f):
                      f"attempts refused, database unchanged; results capped at {n(site['rows_cap'])} rows"))
     if load:
         rows.append((f"Load on loopback: {load['connections']} connections for {load['seconds']:g} s on the "
-                     f"{len(load['queries'])} heaviest canned queries ({', '.join(load['queries'])}), plus a burst "
-                     f"of {load['slow_sent']} slow arbitrary queries",
+                     f"{len(load['queries'])} heaviest canned queries ({', '.join(load['queries'])}), while "
+                     f"{load['slow_clients']} clients keep slow arbitrary SQL saturated (from 30% of the run on)",
                      f"{n(load['canned_requests'])} canned-query requests ({load['rps']:,.0f}/s), "
                      f"**{n(load['canned_errors'])} errors**; latency p50 {ms(load['p50_s'])}, p95 "
-                     f"{ms(load['p95_s'])}, p99 {ms(load['p99_s'])}, max {ms(load['max_s'])}; slow queries: "
-                     f"{load['slow_stopped']} stopped by the time limit, {load['slow_other']} other answers"))
+                     f"{ms(load['p95_s'])}, p99 {ms(load['p99_s'])}, max {ms(load['max_s'])}; **while arbitrary SQL "
+                     f"was saturated** ({n(load['saturated_requests'])} requests): p99 {ms(load['saturated_p99_s'])}, "
+                     f"max {ms(load['saturated_max_s'])}; slow queries: {n(load['slow_stopped'])} stopped by the "
+                     f"time limit, {n(load['slow_refused'])} refused at once (429), {load['slow_other']} other answers"))
     lines = ["| What the tests did | Figures of the last full passing run |", "|---|---|"]
     lines += [f"| {a} | {b} |" for a, b in rows]
     return "\n".join(lines) + "\n\n<!-- figures-json: " + json.dumps(f, sort_keys=True) + " -->"

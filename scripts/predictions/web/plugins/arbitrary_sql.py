@@ -1,0 +1,92 @@
+"""Arbitrary SQL gets a small share of the server, so it never stalls the canned queries and pages.
+
+A request carrying SQL written by the visitor (``?sql=`` on a database, ``?_where=`` on a table) is
+- stopped after TIME_LIMIT_MS (Datasette's own ``_timelimit``, which can only lower sql_time_limit_ms);
+- refused at once with HTTP 429 and ``Retry-After`` while AT_ONCE such requests are already running, or while
+  arbitrary SQL has used up its share of time: SHARE of one thread on average, with bursts of up to BURST_S.
+So at most one of the num_sql_threads threads is busy with arbitrary SQL, and only a fifth of the time: the
+others, and the CPU, stay free for the canned queries and pages. Quick queries (milliseconds) barely touch the
+share; a visitor who floods the site with slow ones gets 429s, and so, while it lasts, does everyone's
+arbitrary SQL (the canned queries and pages never do). Thirty slow queries sent at once stalled the canned
+queries for 41 s before this (issue 15); benchmarks/load.py measures it.
+"""
+
+import json
+import math
+import time
+from urllib.parse import parse_qsl, urlencode
+
+from datasette import hookimpl
+
+AT_ONCE = 1
+TIME_LIMIT_MS = 1000
+SHARE = 0.2  # seconds of arbitrary SQL per second, on average
+BURST_S = 1.0  # seconds of arbitrary SQL that may run back to back before SHARE applies
+ARBITRARY = ("sql", "_where")
+
+
+def arbitrary(scope):
+    """Whether the request runs SQL the visitor wrote."""
+    return scope["type"] == "http" and any(k in ARBITRARY for k, _ in parse_qsl(scope["query_string"].decode("latin-1")))
+
+
+def limited_query(query_string):
+    """The query string with ``_timelimit`` set to at most TIME_LIMIT_MS (a lower one asked for is kept)."""
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+    asked = [int(v) for k, v in pairs if k == "_timelimit" and v.isdigit()]
+    limit = min([TIME_LIMIT_MS, *asked])
+    return urlencode([(k, v) for k, v in pairs if k != "_timelimit"] + [("_timelimit", str(limit))],
+                     encoding="latin-1").encode("latin-1")
+
+
+class Share:
+    """The time arbitrary SQL may still use: refilled at SHARE per second up to BURST_S, spent as it runs."""
+
+    def __init__(self):
+        self.left, self.at, self.running = BURST_S, time.monotonic(), 0
+
+    def refill(self):
+        now = time.monotonic()
+        self.left, self.at = min(BURST_S, self.left + (now - self.at) * SHARE), now
+
+    def wait_s(self):
+        """0 when a query may start now, else the seconds to wait."""
+        self.refill()
+        if self.running >= AT_ONCE:
+            return 1
+        return 0 if self.left > 0 else math.ceil(-self.left / SHARE) or 1
+
+
+async def busy(scope, send, wait):
+    message = (f"Too many SQL queries: queries written by visitors run one at a time and share {SHARE:.0%} of the "
+               f"server's time. Try again in {wait} s.")
+    as_json = scope["path"].endswith(".json")
+    body = json.dumps({"ok": False, "error": message, "status": 429, "title": "Too many requests"}) if as_json else message
+    await send({"type": "http.response.start", "status": 429, "headers": [
+        (b"content-type", b"application/json; charset=utf-8" if as_json else b"text/plain; charset=utf-8"),
+        (b"retry-after", str(wait).encode()), (b"access-control-allow-origin", b"*")]})
+    await send({"type": "http.response.body", "body": body.encode("utf-8")})
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    def wrap(app):
+        share = Share()
+
+        async def shared(scope, receive, send):
+            if not arbitrary(scope):
+                return await app(scope, receive, send)
+            if wait := share.wait_s():
+                return await busy(scope, send, wait)
+            share.running += 1
+            start = time.monotonic()
+            try:
+                await app({**scope, "query_string": limited_query(scope["query_string"])}, receive, send)
+            finally:
+                share.running -= 1
+                share.refill()
+                share.left -= time.monotonic() - start
+
+        return shared
+
+    return wrap
