@@ -298,7 +298,7 @@ async def test_arbitrary_sql_runs_one_at_a_time_and_never_stalls_canned_queries(
     statuses = sorted(r.status_code for r in answers)
     assert statuses == [400] * gate.AT_ONCE + [429] * (len(answers) - gate.AT_ONCE), statuses
     refused = [r for r in answers if r.status_code == 429]
-    assert all(r.headers["retry-after"] == "1" and "at once" in r.json()["error"] for r in refused)
+    assert all(r.headers["retry-after"].isdigit() and "one at a time" in r.json()["error"] for r in refused)
     assert scores.status_code == 200 and canned_s < took  # answered while the slow query still ran
     assert took < gate.TIME_LIMIT_MS / 1000 + 10  # the lower limit, not the asked 60 s (generous on a busy machine)
 

@@ -3,7 +3,9 @@
 A request carrying SQL written by the visitor (``?sql=`` on a database, ``?_where=`` on a table) is
 - stopped after TIME_LIMIT_MS (Datasette's own ``_timelimit``, which can only lower sql_time_limit_ms);
 - refused at once with HTTP 429 and ``Retry-After`` while AT_ONCE such requests are already running, or while
-  arbitrary SQL has used up its share of time: SHARE of one thread on average, with bursts of up to BURST_S.
+  queries stopped by the time limit have used up their share of time: SHARE of one thread on average, with
+  bursts of up to BURST_S (a query that finishes in time costs nothing: its time depends on the machine's load
+  as much as on the query).
 So at most one of the num_sql_threads threads is busy with arbitrary SQL, and only a fifth of the time: the
 others, and the CPU, stay free for the canned queries and pages. Quick queries (milliseconds) barely touch the
 share; a visitor who floods the site with slow ones gets 429s, and so, while it lasts, does everyone's
@@ -20,8 +22,8 @@ from datasette import hookimpl
 
 AT_ONCE = 1
 TIME_LIMIT_MS = 1000
-SHARE = 0.2  # seconds of arbitrary SQL per second, on average
-BURST_S = 1.0  # seconds of arbitrary SQL that may run back to back before SHARE applies
+SHARE = 0.2  # seconds of arbitrary SQL stopped by the time limit per second, on average
+BURST_S = 2.0  # seconds of it that may run back to back before SHARE applies
 ARBITRARY = ("sql", "_where")
 
 
@@ -79,13 +81,20 @@ def asgi_wrapper(datasette):
             if wait := share.wait_s():
                 return await busy(scope, send, wait)
             share.running += 1
-            start = time.monotonic()
+            start, stopped = time.monotonic(), []
+
+            async def watch(message):  # Datasette answers a query it interrupted with 400 "... took too long"
+                if message["type"] == "http.response.body" and b"too long" in message.get("body", b""):
+                    stopped.append(True)
+                await send(message)
+
             try:
-                await app({**scope, "query_string": limited_query(scope["query_string"])}, receive, send)
+                await app({**scope, "query_string": limited_query(scope["query_string"])}, receive, watch)
             finally:
                 share.running -= 1
                 share.refill()
-                share.left -= time.monotonic() - start
+                if stopped:
+                    share.left -= time.monotonic() - start
 
         return shared
 
