@@ -301,6 +301,8 @@ async def test_arbitrary_sql_runs_one_at_a_time_and_never_stalls_canned_queries(
     assert all(r.headers["retry-after"].isdigit() and "one at a time" in r.json()["error"] for r in refused)
     assert scores.status_code == 200 and canned_s < took  # answered while the slow query still ran
     assert took < gate.TIME_LIMIT_MS / 1000 + 10  # the lower limit, not the asked 60 s (generous on a busy machine)
+    text = await ds.client.get("/data.json", params={"sql": "select 'é🙂' as x", "_shape": "array", "_timelimit": "900"})
+    assert text.status_code == 200 and text.json() == [{"x": "é🙂"}]  # the query string passed on untouched
 
 
 async def test_writes_are_impossible(ds, hostile_db):

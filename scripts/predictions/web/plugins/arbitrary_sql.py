@@ -7,7 +7,7 @@ A request carrying SQL written by the visitor (``?sql=`` on a database, ``?_wher
   bursts of up to BURST_S (a query that finishes in time costs nothing: its time depends on the machine's load
   as much as on the query).
 So at most one of the num_sql_threads threads is busy with arbitrary SQL, and only a fifth of the time: the
-others, and the CPU, stay free for the canned queries and pages. Quick queries (milliseconds) barely touch the
+others, and the CPU, stay free for the canned queries and pages. Queries that finish in time never touch the
 share; a visitor who floods the site with slow ones gets 429s, and so, while it lasts, does everyone's
 arbitrary SQL (the canned queries and pages never do). Thirty slow queries sent at once stalled the canned
 queries for 41 s before this (issue 15); benchmarks/load.py measures it.
@@ -16,7 +16,7 @@ queries for 41 s before this (issue 15); benchmarks/load.py measures it.
 import json
 import math
 import time
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 from datasette import hookimpl
 
@@ -29,16 +29,16 @@ ARBITRARY = ("sql", "_where")
 
 def arbitrary(scope):
     """Whether the request runs SQL the visitor wrote."""
-    return scope["type"] == "http" and any(k in ARBITRARY for k, _ in parse_qsl(scope["query_string"].decode("latin-1")))
+    pairs = parse_qsl(scope["query_string"].decode("latin-1"), encoding="latin-1") if scope["type"] == "http" else []
+    return any(k in ARBITRARY for k, _ in pairs)
 
 
 def limited_query(query_string):
-    """The query string with ``_timelimit`` set to at most TIME_LIMIT_MS (a lower one asked for is kept)."""
-    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
-    asked = [int(v) for k, v in pairs if k == "_timelimit" and v.isdigit()]
-    limit = min([TIME_LIMIT_MS, *asked])
-    return urlencode([(k, v) for k, v in pairs if k != "_timelimit"] + [("_timelimit", str(limit))],
-                     encoding="latin-1").encode("latin-1")
+    """The raw query string with ``_timelimit`` set to at most TIME_LIMIT_MS (a lower one asked for is kept)."""
+    parts = query_string.split(b"&")
+    asked = [int(p[11:]) for p in parts if p.startswith(b"_timelimit=") and p[11:].isdigit()]
+    kept = [p for p in parts if p and p.split(b"=")[0] != b"_timelimit"]
+    return b"&".join([*kept, b"_timelimit=%d" % min([TIME_LIMIT_MS, *asked])])
 
 
 class Share:
@@ -81,7 +81,7 @@ def asgi_wrapper(datasette):
             if wait := share.wait_s():
                 return await busy(scope, send, wait)
             share.running += 1
-            start, stopped = time.monotonic(), []
+            stopped = []
 
             async def watch(message):  # Datasette answers a query it interrupted with 400 "... took too long"
                 if message["type"] == "http.response.body" and b"too long" in message.get("body", b""):
@@ -93,8 +93,7 @@ def asgi_wrapper(datasette):
             finally:
                 share.running -= 1
                 share.refill()
-                if stopped:
-                    share.left -= time.monotonic() - start
+                share.left -= TIME_LIMIT_MS / 1000 if stopped else 0  # what it took of an SQL thread
 
         return shared
 
