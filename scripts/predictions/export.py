@@ -12,8 +12,10 @@
 
 Exported: every table but the full-text index (``*_fts*``), SQLite's own tables and ``build_info`` (its one
 row, the build date, is the package's ``created``); ``build_warnings`` is exported (what the build skipped).
-The same database gives byte-identical files; files whose content did not change are not rewritten, and the
-CSV and JSON Lines files of a table that is no longer exported are removed.
+The same database gives byte-identical files. The folder is written as outfolder.py says: only a new folder or
+one an export made, swapped in whole (a failed export leaves the previous one); files whose content did not
+change keep their inode and time, files of a table no longer exported are removed, other files are left alone.
+``--excel-safe`` defuses cells a spreadsheet would run as formulas (the CSV then no longer round-trips exactly).
 """
 
 import csv

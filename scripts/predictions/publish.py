@@ -1,8 +1,10 @@
 """A deployable site folder for a container host: `predictions publish --out DIR`.
 
 DIR gets data.db (served immutable), inspect-data.json (`datasette inspect`), metadata.yml, plugins/ and
-templates/ when the project has them, downloads/ (the bulk exports of `predictions export`), a Dockerfile
-with pinned datasette and datasette-vega and the settings of site_settings.py, and fly.toml. Files are
+templates/ when the project has them, downloads/ (the bulk exports of `predictions export`), the container's
+lock file (requirements.txt, with hashes), a Dockerfile (base image pinned by digest, an unprivileged user, the
+settings of site_settings.py), fly.toml and a .dockerignore that lets only these files into the image. Only a
+new folder or one publish made is written (outfolder.py); files that are not its own are left alone. Files are
 written only when their content changes; the database is copied and inspected only when its sha256 differs
 from the one stored in DIR/data.db.sha256, so publishing an unchanged database changes nothing.
 Deploying is left to the host's tool (see docs/release.md): `fly deploy`, or `docker build` + any host.
