@@ -83,12 +83,12 @@ def tree(folder):
 
 
 # ---------------------------------------------------------------- reliability figures (issue 7)
-# Tests record what they tried; when the run ends its figures become build/reliability.json and, after a passing
+# Tests record what they tried; when the run ends its figures become .predictions/reliability.json and, after a passing
 # run that produced every section, the README's reliability section is rewritten from them (between its FIGURES
 # markers), so its numbers are never typed. Each run keeps its figures in a file of its own until it ends: runs of the suite
 # side by side in one checkout never mix their figures.
 
-FIGURES = ROOT / "build" / "reliability.json"
+FIGURES = ROOT / ".predictions" / "reliability.json"  # not build/: that folder is the export's own
 RELIABILITY_DOC = ROOT / "README.md"  # its "Reliability and security" section
 FIGURE_SECTIONS = ("bad_inputs", "hostile_sizes", "crashes", "fuzz", "site", "load")
 # Tests each of whose cases is one bad input answered with a message (counted as "bad inputs tried").
@@ -148,7 +148,7 @@ def pytest_sessionfinish(session, exitstatus):
         return
     session_figures().replace(FIGURES)
     # The README's figures are rewritten on request (WRITE_FIGURES=1 make test), so an ordinary run leaves the
-    # checkout clean; build/reliability.json always holds the latest run's figures.
+    # checkout clean; .predictions/reliability.json always holds the latest run's figures.
     if os.environ.get("WRITE_FIGURES") and (exitstatus == 0 or set(_failed) == {DOC_TEST}):
         from reliability_doc import update
 
@@ -170,11 +170,11 @@ def get(url, timeout=10):
 
 
 @contextlib.contextmanager
-def serving(command, log_path, timeout=90):
-    """Run a `predictions serve ... --port P` command until the block ends; yields http://127.0.0.1:P."""
+def serving(command, log_path, timeout=90, cwd=ROOT):
+    """Run a `predictions serve ... --port P` command (in cwd) until the block ends; yields http://127.0.0.1:P."""
     port = free_port()
     with open(log_path, "w") as log:
-        process = subprocess.Popen([*command, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        process = subprocess.Popen([*command, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout

@@ -1,4 +1,4 @@
-"""The README's reliability figures, written from build/reliability.json (which the tests fill in).
+"""The README's reliability figures, written from .predictions/reliability.json (which the tests fill in).
 
 The block between START and END is generated: a table of the figures, and the JSON they came from (so a
 test can check that the prose was rendered from it, never typed).
@@ -7,7 +7,7 @@ test can check that the prose was rendered from it, never typed).
 import json
 import re
 
-START = "<!-- FIGURES:START (written by the test suite from build/reliability.json; do not edit) -->"
+START = "<!-- FIGURES:START (written by the test suite from .predictions/reliability.json; do not edit) -->"
 END = "<!-- FIGURES:END -->"
 EMBEDDED = re.compile(r"<!-- figures-json: (?P<json>\{.*?\}) -->", re.DOTALL)
 

@@ -9,10 +9,12 @@ import sys
 import tomllib
 
 import pytest
+import yaml
 
 from conftest import ROOT, run_cli
-from predictions import site_settings
+from predictions import config, site_settings
 from predictions.publish import APP_UID, REQUIREMENTS, publish_site
+from predictions.sitemeta import site_metadata
 
 
 def publish(db, out, *extra):
@@ -48,12 +50,11 @@ def test_site_folder_holds_the_database_its_inspect_file_and_the_metadata(site, 
     assert inspect["hash"] == sha256(corpus_db) and inspect["file"] == "data.db"
     db = sqlite3.connect(corpus_db)
     assert inspect["tables"]["predictions"]["count"] == db.execute("select count(*) from predictions").fetchone()[0]
-    assert (site / "metadata.yml").read_bytes() == site_settings.METADATA.read_bytes()
-    for folder in ("plugins", "templates"):
-        if (ROOT / folder).is_dir():
-            files = {p.relative_to(ROOT / folder) for p in (ROOT / folder).rglob("*")
-                     if p.is_file() and "__pycache__" not in p.parts}
-            assert {p.relative_to(site / folder) for p in (site / folder).rglob("*") if p.is_file()} == files
+    # the metadata is the site's, generated for this database and this dataset (the repository's own)
+    assert yaml.safe_load((site / "metadata.yml").read_text()) == site_metadata(config.find(ROOT), corpus_db)
+    for folder, src in (("plugins", site_settings.PLUGINS), ("templates", site_settings.TEMPLATES)):
+        files = {p.relative_to(src) for p in src.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+        assert files and {p.relative_to(site / folder) for p in (site / folder).rglob("*") if p.is_file()} == files
     pkg = json.loads((site / "downloads" / "datapackage.json").read_text())
     assert pkg["homepage"] == "https://predictions.example.org/" and "https://predictions.example.org/" in pkg["citation"]
     assert (site / "downloads" / "LICENSE.md").is_file() and (site / "downloads" / "predictions.csv").is_file()
@@ -109,7 +110,7 @@ def test_a_changed_database_is_published(corpus_db, bundled_db, tmp_path):
     assert (tmp_path / "data.db.sha256").read_text().split()[0] == sha256(bundled_db)
     changed = {str(p) for p in after if after[p] != before.get(p)}
     assert {"data.db", "inspect-data.json", "data.db.sha256", "downloads/predictions.csv"} <= changed
-    assert "Dockerfile" not in changed and "fly.toml" not in changed and "metadata.yml" not in changed
+    assert "Dockerfile" not in changed and "fly.toml" not in changed  # metadata.yml names the new database's sources
 
 
 def test_files_gone_from_the_project_are_removed_from_the_site(corpus_db, tmp_path):

@@ -18,7 +18,7 @@ import yaml
 from datasette.app import Datasette
 from datasette.utils import escape_fts
 
-from conftest import build_db, run_cli, write_site
+from conftest import build_db, write_site
 from predictions import site_settings
 
 METADATA = yaml.safe_load(site_settings.METADATA.read_text())
@@ -529,28 +529,29 @@ def test_sql_math_registers_what_is_missing_with_sqlites_behaviour():
 
 
 def test_serve_rebuilds_only_when_missing_or_older_than_its_sources(tmp_path):
-    from predictions import serve
+    from predictions import config, serve
 
     post = "---\ntitle: Predictions 2040\n---\n\nIt rains. _Probability: 70%_\n"
     content = write_site(tmp_path / "site", {"blog/p/index.md": post})
     resolutions = tmp_path / "resolutions"
     resolutions.mkdir()
     db_path = tmp_path / "data.db"
-    assert serve.is_stale(db_path, [content], resolutions)
+    dataset = config.default(tmp_path).with_content([content]).with_paths(db_path=db_path, resolutions=resolutions)
+    assert serve.plan(dataset)[0] == "build"
     build_db(db_path, content, resolutions)
-    assert not serve.is_stale(db_path, [content], resolutions)
+    assert serve.plan(dataset)[0] == "serve"
     later = db_path.stat().st_mtime + 10
     for newer in (resolutions / "p.yml", content / "blog" / "p" / "index.md", tmp_path / "site" / "hugo.yaml"):
         newer.touch()
         os.utime(newer, (later, later))
-        assert serve.is_stale(db_path, [content], resolutions), newer
+        assert serve.plan(dataset)[0] == "build", newer
         os.utime(newer, (later - 20, later - 20))
-    assert not serve.is_stale(db_path, [content], resolutions)
+    assert serve.plan(dataset)[0] == "serve"
+    other = dataset.with_content([write_site(tmp_path / "other", {"blog/q/index.md": post})])
+    assert serve.plan(other)[0] == "keep"
 
 
 def test_serve_command_line(tmp_path):
-    result = run_cli("serve", "--db", tmp_path / "other.db")
-    assert result.exit_code == 2 and "data.db" in result.output
     argv = site_settings.serve_argv(tmp_path / "data.db", "127.0.0.1", 8123)
     joined = " ".join(argv)
     assert f"-i {tmp_path / 'data.db'} --inspect-file {tmp_path / 'inspect-data.json'}" in joined

@@ -6,18 +6,19 @@ the rest. Errors are gathered for the whole build and raised together.
 """
 
 import datetime as dt
+import json
 import math
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from . import database, reviews
 from . import markdown as md
 from . import resolutions as res
-from . import reviews
-from .errors import Report
+from .cache import Cache, cache_path
+from .errors import InputError, Problem, Report
 from .extract import extract
 from .posts import as_date, discover, display, read_post
-from .site import load_site
+from .site import load_site, source_site
 
 YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
 
@@ -65,14 +66,52 @@ class Corpus:
     report: Report
     skipped_drafts: int = 0
     build_date: dt.date = field(default_factory=dt.date.today)
+    inputs: dict = field(default_factory=dict)  # what the build read (recorded in build_info)
 
     @property
     def predictions(self):
         return [p for e in self.entries if e.extraction for p in e.extraction.predictions]
 
 
+def inputs(dataset):
+    """What a build of the dataset reads, as recorded in build_info: a later `serve` compares it."""
+    return {"config": str(dataset.config_path) if dataset.config_path else None,
+            "resolutions": str(dataset.resolutions),
+            "sources": [{"name": s.name, "content": str(s.content_root(dataset)) if s.kind == "blog" else str(s.path),
+                         "git": s.git, "ref": s.ref} for s in dataset.sources]}
+
+
+def collect_dataset(dataset, **options):
+    """collect() over a Dataset's sources and resolution files; the corpus records the build's inputs."""
+    sites = [source_site(dataset, s, base_url=options.pop("base_url", None)) for s in dataset.sources
+             if s.kind == "blog"]
+    if not sites:
+        where = dataset.config_path or dataset.folder
+        raise InputError([Problem(str(where), None, "no sources to read: add a [[sources]] table to predictions.toml "
+                                  "(`predictions init` writes one), or pass --content DIR")])
+    corpus = collect([s.content_root for s in sites], dataset.resolutions, sites=sites, **options)
+    corpus.inputs = inputs(dataset)
+    return corpus
+
+
+def write(dataset, full=False, **options):
+    """Build the dataset's database: collect its posts, streaming each post's rows into a new file that replaces
+    the old one only if everything succeeded. Returns (corpus, cache); raises InputError on bad input."""
+    cache = Cache(cache_path(dataset.db_path), enabled=not full)
+    try:
+        with database.Writer(dataset.db_path) as writer:
+            rows = Rows(writer)
+            corpus = collect_dataset(dataset, cache=cache, on_post=rows.post, **options)
+            rows.finish(corpus)
+            writer.finish()
+        cache.save()
+    finally:
+        cache.close()
+    return corpus, cache
+
+
 def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, progress=None, build_date=None,
-            cache=None, on_post=None):
+            cache=None, on_post=None, sites=None):
     """Read every post under the content roots, and the resolutions; raise InputError on bad input.
 
     Each post is read, extracted and handed to on_post(entry, build_date) (Rows.post writes its rows) before
@@ -80,7 +119,7 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
     unchanged posts' per-post work is reused instead of parsed again."""
     report = Report()
     build_date = build_date or dt.date.today()
-    sites = [load_site(root, base_url=base_url) for root in content_roots]
+    sites = sites or [load_site(root, base_url=base_url) for root in content_roots]
     files = [(site, path, rel) for site in sites for path, rel in discover(site.content_root)]
     entries, candidates, written, skipped = [], [], set(), 0
 
@@ -99,7 +138,7 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
             skipped += 1
             report.warn("draft", display(path), None, "draft skipped (build with --drafts to include it)")
             continue
-        entry = Entry(site, post, post.slug)
+        entry = Entry(site, post, site.id_prefix + post.slug)
         entries.append(entry)
         if reviews.looks_like_review(post.body):
             candidates.append(entry)  # graded after every forecast post is read
@@ -242,8 +281,11 @@ class Rows:
     def finish(self, corpus):
         w = self.writer
         w.insert("sources", (dict(id=s.id, title=s.title, base_url=s.base_url, content_root=s.content_root.name,
-                                  license=s.license, license_url=s.license_url, repository=s.repository,
+                                  author=s.author, license=s.license, license_url=s.license_url, repository=s.repository,
                                   commit=s.commit) for s in corpus.sites))
+        w.insert("source_licenses", (dict(source_id=s.id, file=s.license_file.name,
+                                          text=s.license_file.read_text(encoding="utf-8", errors="replace"))
+                                     for s in corpus.sites if s.license_file))
         w.execute("CREATE TEMP TABLE conditions (prediction_id TEXT PRIMARY KEY, condition_id TEXT)")
         w.insert("conditions", (dict(prediction_id=k, condition_id=v) for k, v in sorted(corpus.conditions.items())))
         w.execute("UPDATE predictions SET condition_id = (SELECT condition_id FROM temp.conditions c "
@@ -254,7 +296,8 @@ class Rows:
                               for pid, r in resolutions for i, ev in enumerate(r.evidence, 1)))
         w.insert("build_warnings", (dict(kind=kind, path=p.path, line=p.line, message=p.message)
                                     for kind, p in corpus.report.warnings))
-        w.insert("build_info", [dict(key="build_date", value=corpus.build_date.isoformat())])
+        w.insert("build_info", [dict(key="build_date", value=corpus.build_date.isoformat()),
+                                dict(key="inputs", value=json.dumps(corpus.inputs, sort_keys=True))])
         units = {}
         w.insert("scored_predictions", scored_rows(prediction_facts(corpus), corpus.resolutions, units))
         w.insert("score_sums", units.values())
@@ -330,9 +373,13 @@ def post_tables(e, authors, tags, build_date):
         reviews_post_id=e.reviews_post_id, prediction_count=len(ex.predictions) if ex else 0,
         path=post.rel_path, checksum=post.checksum,
     ))
+    named = set()
     for i, a in enumerate(post.meta.get("authors") or [], 1):
         a = a if isinstance(a, dict) else {"name": str(a)}
         aid = md.hugo_anchor(str(a.get("name") or "")) or f"author-{len(authors) + 1}"
+        if aid in named:
+            continue  # an author named twice is one author of the post
+        named.add(aid)
         if aid not in authors:
             authors.add(aid)
             t["authors"].append(dict(id=aid, name=str(a.get("name")), link=a.get("link"), image=a.get("image")))
@@ -387,8 +434,3 @@ def lighten(entry):
     post = entry.post  # the year and resolves_by still read the title, resolves_by and date
     post.meta = {k: post.meta[k] for k in ("title", "resolves_by") if k in post.meta}
     post.meta_lines, post.tag_groups = {}, []
-
-
-def default_content():
-    """The bundled content root (the seed post), next to the package in a source checkout."""
-    return Path(__file__).resolve().parents[2] / "site" / "content"

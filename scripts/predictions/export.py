@@ -27,21 +27,21 @@ import re
 from importlib.metadata import version as package_version
 from pathlib import Path
 
-import click
 import sqlite_utils
 import yaml
 
 from . import outfolder
-from .site_settings import METADATA, ROOT
+from .site_settings import METADATA
 
-LEGAL_CODE = ROOT / "site" / "LICENSE"  # the full text of CC BY-NC 4.0
 INTERNAL = {"build_info"}
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAINTAINERS = "the maintainers of the predictions project"
 # Views declare no keys in SQLite: state them here (frictionless validation checks them against the rows).
 VIEW_KEYS = {
-    "prediction_status": (["prediction_id"], {"prediction_id": "predictions", "post_id": "posts", "section_id": "sections"}),
-    "prediction_overview": (["prediction_id"], {"prediction_id": "predictions", "post_id": "posts"}),
+    "prediction_status": (["prediction_id"], {"prediction_id": "predictions", "post_id": "posts", "section_id": "sections",
+                                              "source_id": "sources"}),
+    "prediction_overview": (["prediction_id"], {"prediction_id": "predictions", "post_id": "posts",
+                                                "source_id": "sources"}),
 }
 DESCRIPTION = ("Predictions stated with a probability in blog posts, how each one resolved (with the verdict and its "
                "evidence), and the posts, sections, tags, authors and references they come from. Every row traces "
@@ -51,6 +51,9 @@ LICENSE_TITLES = {"CC BY-NC 4.0": "Creative Commons Attribution-NonCommercial 4.
 
 
 def load_metadata(path=METADATA):
+    """Datasette metadata: a dict as given, or read from a YAML/JSON file."""
+    if isinstance(path, dict):
+        return path
     path = Path(path)
     return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
 
@@ -260,8 +263,8 @@ The data is licensed under:
 
 {lic}
 
-Attribution: credit {authors} as the author of the forecasts and link to the sources below. Non-commercial use
-only. The full license text is in `LICENSE.md`.
+Attribution: credit {authors} as the author of the forecasts and link to the sources below. {obligations(pkg)}
+The full license text is in `LICENSE.md`.
 
 Sources:
 
@@ -287,7 +290,18 @@ the data, so two releases with the same version hold the same rows.
 """
 
 
-def license_md(pkg):
+def obligations(pkg):
+    """What the licenses oblige a reuser to do beyond attribution, in a sentence."""
+    names = " ".join(x["name"] for x in pkg.get("licenses") or []).upper()
+    duties = []
+    if "-NC" in names:
+        duties.append("Non-commercial use only.")
+    if "-SA" in names:
+        duties.append("ShareAlike: share what you make from it under the same license.")
+    return " ".join(duties) or "Reuse is allowed under the license's terms."
+
+
+def license_md(pkg, legal_codes=()):
     authors = ", ".join(c["title"] for c in pkg["contributors"] if c["role"] == "author")
     lic = pkg.get("licenses") or []
     head = "\n".join(f"- {x['title']} ({x['name']}): <{x.get('path', '')}>" for x in lic) or "- no license is declared"
@@ -303,10 +317,10 @@ Attribution: the forecasts are by **{authors}**; the dataset is prepared by {MAI
 
 {src}
 
-Non-commercial use only. Give credit, link to the license and indicate if changes were made.
+{obligations(pkg)} Give credit, link to the license and indicate if changes were made.
 """
-    if any(x["name"] == "CC-BY-NC-4.0" for x in lic) and LEGAL_CODE.exists():
-        text += "\n## Legal code\n\n```text\n" + LEGAL_CODE.read_text(encoding="utf-8").strip() + "\n```\n"
+    for source_id, file, legal in legal_codes:
+        text += f"\n## Legal code: {source_id} ({file})\n\n```text\n{legal.strip()}\n```\n"
     return text
 
 
@@ -322,30 +336,11 @@ def export_all(db_path, out, metadata=METADATA, url=None, excel_safe=False):
         outputs[f"{name}.csv"] = data[name][2]
         outputs[f"{name}.jsonl"] = to_jsonl(columns, rows)
     pkg = package(db, load_metadata(metadata), data, url)
+    legal_codes = [tuple(r) for r in db.execute("SELECT source_id, file, text FROM source_licenses ORDER BY source_id")]
     db.close()
     outputs["datapackage.json"] = (json.dumps(pkg, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     outputs["README.md"] = readme(pkg, names, excel_safe).encode("utf-8")
-    outputs["LICENSE.md"] = license_md(pkg).encode("utf-8")
+    outputs["LICENSE.md"] = license_md(pkg, legal_codes).encode("utf-8")
     outputs["SHA256SUMS"] = "".join(f"{sha256(d)}  {n}\n" for n, d in sorted(outputs.items())).encode()
     changed, others = outfolder.write_folder(out, outputs, "predictions export")
     return outputs, changed, others
-
-
-@click.command()
-@click.option("--db", "db_path", default=str(ROOT / "data.db"), show_default=True,
-              type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", default=str(ROOT / "build"), show_default=True, type=click.Path(file_okay=False),
-              help="A new folder, or one an earlier export made (never `.`, a git checkout or another full folder).")
-@click.option("--metadata", default=str(METADATA), show_default=True, type=click.Path(dir_okay=False),
-              help="Datasette metadata.yml: titles and descriptions of tables and columns.")
-@click.option("--url", help="Where the dataset is published (the package's homepage and citation URL).")
-@click.option("--excel-safe", is_flag=True,
-              help="Prefix text cells starting with =, +, -, @ (or a tab or CR) with ' so spreadsheets never run them "
-                   "as formulas. The CSV then no longer round-trips exactly (the JSON Lines files still do).")
-def export(db_path, out, metadata, url, excel_safe):
-    """Write CSV, JSON Lines, datapackage.json and the license for every table and public view into OUT."""
-    outputs, _, others = export_all(db_path, out, metadata, url, excel_safe)
-    tables = sum(1 for n in outputs if n.endswith(".csv"))
-    click.echo(f"wrote {len(outputs)} files ({tables} tables and views as CSV and JSON Lines) to {out}")
-    if others:
-        click.echo(f"left alone (not written by predictions export): {', '.join(others)}")

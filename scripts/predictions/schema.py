@@ -12,10 +12,16 @@ CREATE TABLE sources (
     title TEXT NOT NULL,
     base_url TEXT NOT NULL,
     content_root TEXT NOT NULL,
+    author TEXT,
     license TEXT,
     license_url TEXT,
     repository TEXT,
     "commit" TEXT
+);
+CREATE TABLE source_licenses (
+    source_id TEXT PRIMARY KEY REFERENCES sources(id),
+    file TEXT NOT NULL,
+    text TEXT NOT NULL
 );
 CREATE TABLE posts (
     id TEXT PRIMARY KEY,
@@ -235,9 +241,12 @@ SELECT
     r.source AS resolution_source,
     r.resolved_on,
     r.review_url,
-    p.url
+    p.url,
+    po.source_id,
+    src.license
 FROM predictions p
 JOIN posts po ON po.id = p.post_id
+JOIN sources src ON src.id = po.source_id
 LEFT JOIN sections s ON s.id = p.section_id
 LEFT JOIN resolutions r ON r.prediction_id = p.id
 """,
@@ -260,7 +269,9 @@ SELECT
     ps.outcome_value,
     coalesce(t.tags, '[]') AS tags,
     coalesce(a.authors, '[]') AS authors,
-    ps.url
+    ps.url,
+    ps.source_id,
+    ps.license
 FROM prediction_status ps
 LEFT JOIN (
     SELECT post_id, json_group_array(name) AS tags

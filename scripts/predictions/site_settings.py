@@ -14,8 +14,6 @@ WEB = Path(str(files("predictions") / "web"))
 METADATA = WEB / "metadata.yml"
 PLUGINS = WEB / "plugins"
 TEMPLATES = WEB / "templates"
-ROOT = Path(__file__).resolve().parents[2]  # TODO(issue 10): the dataset folder replaces this
-DB = ROOT / "data.db"
 DB_NAME = "data"  # Datasette names a database after its file: data.db -> /data
 
 SETTINGS = {
@@ -74,9 +72,13 @@ def setting_text(value):
 
 
 def datasette_kwargs(db_path, metadata=METADATA):
-    """Keyword arguments for an in-process `datasette.app.Datasette` configured like the served site."""
+    """Keyword arguments for an in-process `datasette.app.Datasette` configured like the served site.
+
+    ``metadata``: a dict (sitemeta.site_metadata) or a YAML/JSON file; default, the package's own."""
     import yaml
 
-    return dict(files=[], immutables=[str(db_path)], metadata=yaml.safe_load(Path(metadata).read_text()),
+    if not isinstance(metadata, dict):
+        metadata = yaml.safe_load(Path(metadata).read_text())
+    return dict(files=[], immutables=[str(db_path)], metadata=metadata,
                 plugins_dir=str(PLUGINS), template_dir=str(TEMPLATES) if TEMPLATES.is_dir() else None,
                 settings=dict(SETTINGS), cors=CORS)
