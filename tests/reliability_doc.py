@@ -67,9 +67,11 @@ def render(f):
                      f"{load['slow_clients']} clients keep slow arbitrary SQL saturated (from 30% of the run on)",
                      f"{n(load['canned_requests'])} canned-query requests ({load['rps']:,.0f}/s), "
                      f"**{n(load['canned_errors'])} errors**; latency p50 {ms(load['p50_s'])}, p95 "
-                     f"{ms(load['p95_s'])}, p99 {ms(load['p99_s'])}, max {ms(load['max_s'])}; **while arbitrary SQL "
-                     f"was saturated** ({n(load['saturated_requests'])} requests): p99 {ms(load['saturated_p99_s'])}, "
-                     f"max {ms(load['saturated_max_s'])}; slow queries: {n(load['slow_stopped'])} stopped by the "
+                     f"{ms(load['p95_s'])}, p99 {ms(load['p99_s'])}, max {ms(load['max_s'])}; before arbitrary SQL "
+                     f"({n(load['calm_requests'])} requests): p50 {ms(load['calm_p50_s'])}, p99 {ms(load['calm_p99_s'])};"
+                     f" **while it was saturated** ({n(load['saturated_requests'])} requests): p50 "
+                     f"{ms(load['saturated_p50_s'])}, p99 {ms(load['saturated_p99_s'])}, max "
+                     f"{ms(load['saturated_max_s'])}; slow queries: {n(load['slow_stopped'])} stopped by the "
                      f"time limit, {n(load['slow_refused'])} refused at once (429), {load['slow_other']} other answers"))
     lines = ["| What the tests did | Figures of the last full passing run |", "|---|---|"]
     lines += [f"| {a} | {b} |" for a, b in rows]

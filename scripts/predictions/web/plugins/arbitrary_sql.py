@@ -6,7 +6,7 @@ A request carrying SQL written by the visitor (``?sql=`` on a database, ``?_wher
   queries stopped by the time limit have used up their share of time: SHARE of one thread on average, with
   bursts of up to BURST_S (a query that finishes in time costs nothing: its time depends on the machine's load
   as much as on the query).
-So at most one of the num_sql_threads threads is busy with arbitrary SQL, and only a fifth of the time: the
+So at most one of the num_sql_threads threads is busy with arbitrary SQL, and only a twentieth of the time: the
 others, and the CPU, stay free for the canned queries and pages. Queries that finish in time never touch the
 share; a visitor who floods the site with slow ones gets 429s, and so, while it lasts, does everyone's
 arbitrary SQL (the canned queries and pages never do). Thirty slow queries sent at once stalled the canned
@@ -22,7 +22,7 @@ from datasette import hookimpl
 
 AT_ONCE = 1
 TIME_LIMIT_MS = 1000
-SHARE = 0.2  # seconds of arbitrary SQL stopped by the time limit per second, on average
+SHARE = 0.05  # seconds of arbitrary SQL stopped by the time limit per second, on average
 BURST_S = 2.0  # seconds of it that may run back to back before SHARE applies
 ARBITRARY = ("sql", "_where")
 
