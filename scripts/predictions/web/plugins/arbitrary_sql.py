@@ -56,7 +56,9 @@ class Share:
         self.refill()
         if self.running >= AT_ONCE:
             return 1
-        return 0 if self.left > 0 else math.ceil(-self.left / SHARE) or 1
+        if self.left > 0:
+            return 0
+        return (math.ceil(-self.left / SHARE) or 1) if SHARE > 0 else 60
 
 
 async def busy(scope, send, wait):
