@@ -199,10 +199,12 @@ async def bench_queries(db):
     limit = ds.setting("max_returned_rows")
     conn = sqlite3.connect(f"file:{db}?immutable=1", uri=True, check_same_thread=False)
     conn.create_function("escape_fts", 1, escape_fts)
-    sys.path.insert(0, str(ROOT / "plugins"))
+    sys.path.insert(0, str(site_settings.PLUGINS))
+    import forecast_stats
     import sql_math
 
     sql_math.register(conn)
+    forecast_stats.register(conn)
     out = []
     for name, q in kwargs["metadata"]["databases"]["data"]["queries"].items():
         for case, given in CASES.items():

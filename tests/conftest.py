@@ -16,7 +16,7 @@ from predictions.cli import cli
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus" / "aimlbling-about" / "content"
-RESOLUTIONS = ROOT / "resolutions"
+RESOLUTIONS = ROOT / "datasets" / "published-forecasts" / "resolutions"  # the hand-kept files
 
 
 def run_cli(*args):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import ROOT, SHARED, free_port, get, serving
+from conftest import RESOLUTIONS, ROOT, SHARED, free_port, get, serving
 from predictions.cli import cli
 
 BUNDLE = SHARED / "corpus" / "aimlbling-about" / "history.bundle"
@@ -66,9 +66,9 @@ def query(db, sql):
 
 def repository_state():
     """What a command run elsewhere must never touch in this checkout."""
-    files = [ROOT / "data.db", ROOT / "build", ROOT / "resolutions", ROOT / ".data.db.cache"]
+    files = [ROOT / "data.db", ROOT / "build", RESOLUTIONS, ROOT / ".data.db.cache"]
     return {str(p): (p.stat().st_mtime_ns if p.exists() else None) for p in files} | {
-        "resolutions": sorted((p.name, p.stat().st_mtime_ns) for p in (ROOT / "resolutions").iterdir())}
+        "resolutions": sorted((p.name, p.stat().st_mtime_ns) for p in RESOLUTIONS.iterdir())}
 
 
 def test_a_blog_folder_without_config_is_its_own_dataset(tmp_path):
@@ -158,7 +158,7 @@ def history_dataset(folder, ref=None):
     folder.mkdir(parents=True, exist_ok=True)
     ref_line = f'ref = "{ref}"\n' if ref else ""
     (folder / "predictions.toml").write_text(
-        f'title = "AI/MLbling About from git"\nresolutions = "{ROOT / "resolutions"}"\n'
+        f'title = "AI/MLbling About from git"\nresolutions = "{RESOLUTIONS}"\n'
         f'[[sources]]\nname = "aimlbling-about"\ngit = "{BUNDLE}"\n{ref_line}root = "hugo"\ncontent = "content"\n'
         'site_config = "config/_default/hugo.yaml"\n')
     return folder

@@ -195,3 +195,34 @@ def test_review_reader(work, body):
     for p in build_site(work, "review", {"blog/f/index.md": FORECAST, "blog/r/index.md": review}):
         assert p.path.endswith(("blog/r/index.md", "blog/f/index.md")) and p.message, p
         assert p.line is None or 1 <= p.line <= lines_in(review.encode()), p
+
+
+STYLED = ["- ", "  - ", "1. ", "> ", "\n", "\n\n", "Statement", " one", ": ", " – ", " - ", " ⇒ ", "(", ")", "**", "~~",
+          "70%", ">99%", "5-10%", "150%", "40%", " (did not happen)", " (happened)", "Yup", "Nope", "✅", "<ol>",
+          "<li>", "</li>", "</ol>", "<ul>", "</ul>", '<span style="text-decoration: line-through;">', "</span>",
+          "<del>", "</del>", "| Statement | Probability |\n|---|---|\n| ", " | ", " |\n", "## Prediction #1: a, 70%\n",
+          "**Verdict:** True.\n", "By 1 July 2021,\n\n", "On 31 February 2021,\n\n", "# ", "[^n]", "é", "\t"]
+styled_text = st.lists(st.one_of(st.sampled_from(STYLED), st.text(max_size=3)), max_size=50).map("".join)
+STYLED_FORECAST = "---\ntitle: F 2030\ndate: 2030-01-01\n---\n- Statement one: 70%\n- Statement two (40%)\n"
+
+
+@FUZZ
+@given(forecast=styled_text, review=styled_text)
+@example(forecast="<ol><li>a: 5%<ul><li>b: 6%</li></ul></li></ol>", review="- Statement one: 70% ✅")
+@example(forecast="On 31 February 2021,\n\n- a: 5%", review="## Prediction #9: a, 70%\n**Verdict:** True.\n")
+def test_styled_posts_through_the_whole_pipeline(work, forecast, review):
+    """Statements and graded items (statements.py, grading.py) with any text: only the project's own problems."""
+    count("styled_reader")
+    texts = {"blog/f/index.md": STYLED_FORECAST + forecast,
+             "blog/r/index.md": '---\ntitle: R\n---\n[f]({{< ref "/blog/f" >}})\n\n' + review}
+    content = write_site(work / "styled", texts)
+    style = dict(forecasts=["blog/f/*"], reviews=["blog/r/*"],
+                 marks={"Yup": "right", "Nope": "wrong", "✅": "happened", "(did not happen)": "did-not-happen",
+                        "True": "happened", "strikethrough": "did-not-happen"})
+    try:
+        corpus = pipeline.collect([content], None, styles={content: style})
+        assert all(0 <= p.stated_percent <= 100 for p in corpus.predictions)
+    except InputError as e:
+        for p in e.problems:
+            path = next(k for k in texts if p.path.endswith(k))
+            assert p.message and (p.line is None or 1 <= p.line <= lines_in(texts[path].encode())), p

@@ -7,13 +7,15 @@ the rest. Errors are gathered for the whole build and raised together.
 
 import datetime as dt
 import json
-import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
-from . import database, reviews
+from . import claims as claiming
+from . import config, database, grading, reviews, scoring, statements, trackers
 from . import markdown as md
 from . import resolutions as res
+from . import styles as styling
 from .cache import Cache, cache_path
 from .errors import InputError, Problem, Report
 from .extract import extract
@@ -66,6 +68,7 @@ class Corpus:
     report: Report
     skipped_drafts: int = 0
     build_date: dt.date = field(default_factory=dt.date.today)
+    claims: list = field(default_factory=list)  # claims.Claim: authors' own calibration tallies
     inputs: dict = field(default_factory=dict)  # what the build read (recorded in build_info)
 
     @property
@@ -82,14 +85,33 @@ def inputs(dataset):
 
 
 def collect_dataset(dataset, **options):
-    """collect() over a Dataset's sources and resolution files; the corpus records the build's inputs."""
-    sites = [source_site(dataset, s, base_url=options.pop("base_url", None)) for s in dataset.sources
-             if s.kind == "blog"]
-    if not sites:
+    """collect() over a Dataset's sources and resolution files; the corpus records the build's inputs.
+
+    A blog source's forecasts/reviews/marks/exclude keys are its style (styles.py); a tracker source (kind
+    fatebook-csv, predictionbook-json, predictionbook-csv) is read by trackers.py; a ``claims/`` folder in the
+    dataset folder holds authors' calibration claims (claims.py) unless claims_dir names another."""
+    base_url = options.pop("base_url", None)
+    blogs = [s for s in dataset.sources if s.kind == "blog"]
+    tracked = [(s.name, s.kind, s.path) for s in dataset.sources if s.kind != "blog"]
+    sites = [source_site(dataset, s, base_url=base_url) for s in blogs]
+    if not sites and not tracked:
         where = dataset.config_path or dataset.folder
         raise InputError([Problem(str(where), None, "no sources to read: add a [[sources]] table to predictions.toml "
                                   "(`predictions init` writes one), or pass --content DIR")])
-    corpus = collect([s.content_root for s in sites], dataset.resolutions, sites=sites, **options)
+    styles = {}
+    for source, site in zip(blogs, sites, strict=True):
+        if source.styles:
+            where = f"{config.display(dataset.config_path) if dataset.config_path else 'predictions.toml'}: " \
+                    f"source {source.name!r}"
+            styles[site.content_root] = styling.Style.from_config(source.styles, where)
+    if options.get("claims_dir") is None and (dataset.folder / "claims").is_dir():
+        options["claims_dir"] = dataset.folder / "claims"
+    corpus = collect([s.content_root for s in sites], dataset.resolutions, sites=sites, styles=styles,
+                     trackers=tracked, **options)
+    stated = {s.name: s for s in dataset.sources if s.kind != "blog"}  # a tracker's title, author, license
+    corpus.sites = [replace(site, **{k: getattr(stated[site.id], k) for k in ("title", "author", "license", "license_url")
+                                     if getattr(stated[site.id], k)}) if site.id in stated else site
+                    for site in corpus.sites]
     corpus.inputs = inputs(dataset)
     return corpus
 
@@ -111,17 +133,22 @@ def write(dataset, full=False, **options):
 
 
 def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, progress=None, build_date=None,
-            cache=None, on_post=None, sites=None):
+            cache=None, on_post=None, sites=None, styles=None, claims_dir=None, trackers=None):
     """Read every post under the content roots, and the resolutions; raise InputError on bad input.
 
     Each post is read, extracted and handed to on_post(entry, build_date) (Rows.post writes its rows) before
     the next is read, then lightened: a build never holds every post's text at once. With a cache.Cache,
-    unchanged posts' per-post work is reused instead of parsed again."""
+    unchanged posts' per-post work is reused instead of parsed again. styles maps a content root to its
+    source's forecast style (a styles.Style, or the raw forecasts/reviews/marks/exclude keys of its source
+    table): posts its globs name are read with the list/table grammar or graded by their marks (not cached).
+    claims_dir: a folder of claims files (claims.py), authors' own tallies to set beside the recomputed ones.
+    trackers: (source name, kind, file) of tracker exports (trackers.py): each question a post of that source."""
     report = Report()
     build_date = build_date or dt.date.today()
+    style_of = styling.parse_all(styles)
     sites = sites or [load_site(root, base_url=base_url) for root in content_roots]
     files = [(site, path, rel) for site in sites for path, rel in discover(site.content_root)]
-    entries, candidates, written, skipped = [], [], set(), 0
+    entries, candidates, styled, written, skipped = [], [], [], set(), 0
 
     def done(entry):
         if on_post and not report.errors and first_time(entry, written):
@@ -139,29 +166,46 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
             report.warn("draft", display(path), None, "draft skipped (build with --drafts to include it)")
             continue
         entry = Entry(site, post, site.id_prefix + post.slug)
+        style = style_of.get(site.content_root)
+        role = style.role(post.rel_path) if style else None
+        if role == "exclude":
+            report.warn("excluded", display(path), None, "excluded by its source's `exclude` globs: not read")
+            continue
         entries.append(entry)
-        if reviews.looks_like_review(post.body):
+        if role == "reviews":
+            styled.append((entry, style))  # graded after every forecast post is read
+        elif role == "forecasts":
+            read_statements(entry, report)
+            done(entry)
+        elif reviews.looks_like_review(post.body):
             candidates.append(entry)  # graded after every forecast post is read
         else:
             read_predictions(entry, report, cache)
             done(entry)
+    from_trackers = read_trackers(trackers or [], sites, entries, report, done)
     check_unique_posts(entries, report)
     by_path = {(e.site.id, e.post.url_path): e for e in entries}
     for entry in candidates:
         read_review(entry, by_path, report, cache)
         done(entry)
+    for entry, style in styled:
+        read_graded(entry, style, entries, by_path, report)
+        done(entry)
     check_unique_predictions(entries, report)
     report.raise_errors()
     known = {p.id: p for e in entries if e.extraction for p in e.extraction.predictions}
     posts = {e.id for e in entries}
-    from_reviews = verdict_resolutions(entries, report)
+    from_reviews = verdict_resolutions(entries, report) | from_trackers
     for e in entries:
         e.verdicts = set(e.verdicts)  # which predictions a verdict graded is all that is needed from now on
     from_files, conditions = res.load_dir(resolutions_dir, known, posts, report) if resolutions_dir else ({}, {})
     report.raise_errors()
     merged = res.merge(from_reviews, from_files, conditions, report)
     warn_ungraded(entries, merged, report)
-    return Corpus(sites, entries, merged, conditions, report, skipped, build_date)
+    stated = {e.id for e in entries if e.kind == "forecast"}
+    tallies = claiming.load_dir(Path(claims_dir), stated, report) if claims_dir else []
+    report.raise_errors()
+    return Corpus(sites, entries, merged, conditions, report, skipped, build_date, claims=tallies)
 
 
 def first_time(entry, written):
@@ -185,6 +229,74 @@ def read_predictions(entry, report, cache=None):
     if entry.extraction.predictions:
         entry.kind = "forecast"
     post.body = None  # read: the text is not needed again
+
+
+def read_trackers(files, sites, entries, report, done):
+    """Each tracker file's questions as forecast posts of their own source; returns their resolutions."""
+    found = {}
+    for name, kind, path in files:
+        site, made, resolved = trackers.read(name, kind, path, report)
+        if site is None:
+            continue
+        sites.append(site)
+        for site, post, extraction, _ in made:
+            entry = Entry(site, post, post.slug, kind="forecast" if extraction.predictions else "article",
+                          extraction=extraction)
+            entries.append(entry)
+            done(entry)
+        found |= resolved
+    return found
+
+
+def read_statements(entry, report):
+    """A post named by its source's `forecasts` globs: its list and table statements (statements.py)."""
+    post = entry.post
+    entry.extraction = statements.extract_forecasts(entry.id, post.shown, post.body, post.body_line, report)
+    if entry.extraction.predictions:
+        entry.kind = "forecast"
+    else:
+        report.warn("no-statements", post.shown, None, "named by its source's `forecasts` globs but states no "
+                    "forecast in list or table form (`Statement: 70%`): check the globs or the post")
+    post.body = None
+
+
+def read_graded(entry, style, entries, by_path, report):
+    """A post named by its source's `reviews` globs grades the forecast post it links, or whose statements it
+    repeats; each graded item's mark gives the outcome (grading.py)."""
+    post = entry.post
+    review = grading.read(post, entry.id, entry.site.base_url, style, report)
+    entry.extraction, entry.kind = review.extraction, "review"
+    post.body = None
+    target = linked_forecast(entry, review.paths, entries, by_path)
+    if target is None:
+        scored = sorted(((grading.repeated(review, e.extraction.predictions), e.id, e) for e in entries
+                         if e.kind == "forecast" and e.site.id == entry.site.id and e is not entry),
+                        key=lambda x: (-x[0], x[1]))
+        if scored and scored[0][0] and (len(scored) == 1 or scored[1][0] < scored[0][0]):
+            target = scored[0][2]
+        else:
+            report.error(post.shown, None, "this review grades no forecast post: it links none and repeats the "
+                         "statements of none (or of two equally): link the forecast post it grades")
+            entry.kind = "article"
+            return
+    entry.reviews_post_id = target.id
+    entry.verdicts = grading.match(review, target.extraction.predictions, post.shown, report)
+
+
+def linked_forecast(entry, paths, entries, by_path):
+    """The first forecast post a review links: by its URL path, or by its file (Hugo refs name files)."""
+    site = entry.site.id
+    by_file = {}
+    for e in entries:
+        if e.site.id == site:
+            key = reviews.normalise(e.post.rel_path)
+            by_file.setdefault(key, e)
+            by_file.setdefault(key.rsplit("/", 2)[-2] + "/", e)  # a ref by the file's name alone
+    for p in paths:
+        e = by_path.get((site, p)) or by_file.get(p)
+        if e is not None and e.kind == "forecast":
+            return e
+    return None
 
 
 def review_work(entry):
@@ -249,7 +361,8 @@ def check_unique_posts(entries, report):
     for e in entries:
         if e.id in seen:
             report.error(e.post.shown, None, f"two posts have the slug {e.id!r} (also {seen[e.id]}): "
-                         "their prediction ids would collide; set a distinct `slug:` in one's front matter")
+                         "their prediction ids would collide; set a distinct `slug:` in one's front matter, or (two blogs) "
+                         "an `id_prefix` on one of the sources in predictions.toml")
         seen.setdefault(e.id, e.post.shown)
 
 
@@ -298,6 +411,7 @@ class Rows:
                                     for kind, p in corpus.report.warnings))
         w.insert("build_info", [dict(key="build_date", value=corpus.build_date.isoformat()),
                                 dict(key="inputs", value=json.dumps(corpus.inputs, sort_keys=True))])
+        w.insert("claims", (c.row() for c in corpus.claims))
         units = {}
         w.insert("scored_predictions", scored_rows(prediction_facts(corpus), corpus.resolutions, units))
         w.insert("score_sums", units.values())
@@ -310,53 +424,60 @@ def prediction_facts(corpus):
         for p in e.extraction.predictions if e.extraction else ():
             yield dict(id=p.id, post_id=e.id, position=p.position, year=e.year, section_id=p.section.id if p.section
                        else None, stated_percent=float(p.stated_percent), probability=float(p.stated_percent / 100),
-                       resolves_by=resolves_by.isoformat())
+                       resolves_by=(p.resolves_by or resolves_by).isoformat(), posted_on=e.post.date)
 
 
 SCORED = ("true", "false", "partial")
-SUMS = ("squared_errors", "log_score_bits", "sum_probability", "sum_value", "sum_probability_value", "z_numerator",
-        "z_variance")
+SUMS = ("squared_errors", "squared_errors_squared", "log_score_bits", "log_score_bits_clipped",
+        "log_score_bits_clipped_squared", "sum_probability", "sum_value", "sum_value_squared", "sum_probability_value",
+        "sum_sharpness", "sum_folded_probability", "sum_folded_value", "z_numerator", "z_variance")
 
 
 def scored_rows(facts, resolutions, units):
     """scored_predictions rows, one per prediction fact, filling units with the score_sums rows.
 
     scored_predictions: one narrow row per prediction with its resolution (none = open). score_sums: for each
-    post, then each of its sections, how many predictions by outcome and, over the resolved ones
+    post, each of its sections, and (over its predictions with a resolution: open ones have no date) each
+    quarter of resolution and each horizon bucket, how many predictions by outcome and, over the resolved ones
     (f = probability, o = outcome value), the sums each score of the `scores` query is made of; added in
     prediction order as SQLite's sum() adds, and NULL when nothing is summed, as in SQL."""
     for p in facts:
         r = resolutions.get(p["id"])
         outcome, o = (r.outcome, r.value) if r else ("open", None)
-        f, year = p["probability"], p["year"]
-        yield dict(prediction_id=p["id"], post_id=p["post_id"], position=p["position"], year=year,
+        f, year, post_id = p["probability"], p["year"], p["post_id"]
+        resolved_on = r.resolved_on if r and outcome != "open" else None
+        horizon = (resolved_on - p["posted_on"]).days if resolved_on and p["posted_on"] else None
+        yield dict(prediction_id=p["id"], post_id=post_id, position=p["position"], year=year,
                    stated_percent=p["stated_percent"], probability=f, outcome=outcome, value=o,
-                   resolves_by=p["resolves_by"])
-        terms = score_terms(f, o) if outcome in SCORED else {}
-        for key in (("post", p["post_id"], None), ("section", p["post_id"], p["section_id"])):
-            u = units.get(key)
-            if u is None:
-                u = units[key] = dict(id=len(units) + 1, level=key[0], post_id=key[1], section_id=key[2], year=year,
-                                      n=0, n_resolved=0, n_open=0, n_void=0, n_ambiguous=0, certain_misses=0)
-                u |= dict.fromkeys(SUMS)
-            u["n"] += 1
-            if not terms:
-                u[f"n_{outcome}"] += 1
-                continue
-            u["n_resolved"] += 1
-            if "log_score_bits" not in terms:
-                u["certain_misses"] += 1
-            for k, v in terms.items():
-                u[k] = v if u[k] is None else u[k] + v
+                   resolves_by=p["resolves_by"], resolved_on=resolved_on.isoformat() if resolved_on else None,
+                   horizon_days=horizon)
+        terms = scoring.score_terms(f, o) if outcome in SCORED else {}
+        keys = [("post", post_id, None, None, None), ("section", post_id, p["section_id"], None, None)]
+        if outcome != "open":
+            keys += [("quarter", post_id, None, scoring.quarter(resolved_on), None),
+                     ("horizon", post_id, None, None, scoring.horizon_bucket(p["posted_on"], resolved_on))]
+        for key in keys:
+            add(units, key, year, outcome, terms)
 
 
-def score_terms(f, o):
-    """What one resolved prediction adds to each sum of score_sums (the expressions of the `scores` query)."""
-    terms = dict(squared_errors=(f - o) * (f - o), sum_probability=f, sum_value=o, sum_probability_value=f * o,
-                 z_numerator=(o - f) * (1 - 2 * f), z_variance=(1 - 2 * f) * (1 - 2 * f) * f * (1 - f))
-    if not ((f == 1 and o < 1) or (f == 0 and o > 0)):  # a certain miss scores minus infinity: counted apart
-        terms["log_score_bits"] = 1 + (o * math.log2(f) if o > 0 else 0) + ((1 - o) * math.log2(1 - f) if o < 1 else 0)
-    return terms
+def add(units, key, year, outcome, terms):
+    """Count one prediction in the score_sums row of key (level, post, section, quarter, horizon)."""
+    u = units.get(key)
+    if u is None:
+        level, post_id, section_id, period, horizon = key
+        u = units[key] = dict(id=len(units) + 1, level=level, post_id=post_id, section_id=section_id,
+                              resolved_quarter=period, horizon_days_min=horizon, year=year, n=0, n_resolved=0,
+                              n_open=0, n_void=0, n_ambiguous=0, certain_misses=0)
+        u |= dict.fromkeys(SUMS)
+    u["n"] += 1
+    if not terms:
+        u[f"n_{outcome}"] += 1
+        return
+    u["n_resolved"] += 1
+    if "log_score_bits" not in terms:
+        u["certain_misses"] += 1
+    for k, v in terms.items():
+        u[k] = v if u[k] is None else u[k] + v
 
 
 def post_tables(e, authors, tags, build_date):
@@ -413,7 +534,7 @@ def post_tables(e, authors, tags, build_date):
             probability_text=p.probability_text, stated_percent=float(p.stated_percent),
             probability=float(p.stated_percent / 100), parent_id=p.parent_id, depends_on_id=p.depends_on_id,
             condition_id=None,  # set by Rows.finish once the resolution files are read
-            resolves_by=(resolves_by or build_date).isoformat(),
+            resolves_by=(p.resolves_by or resolves_by or build_date).isoformat(),
             url=f"{e.url}#{p.section.anchor}" if p.section else e.url, path=post.rel_path, line=p.line,
         ))
         linked = dict.fromkeys(refs[c] for c in p.citations if c in refs)

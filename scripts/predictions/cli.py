@@ -118,13 +118,17 @@ def cli(ctx, config_file, overrides):
 @content_option
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
 @click.option("--full", is_flag=True, help="Parse every post again instead of reusing unchanged posts' work.")
+@click.option("--claims", type=click.Path(file_okay=False),
+              help="Folder of claims files: authors' own calibration tallies (docs/styles.md). Default: the "
+                   "dataset's claims/ when it exists.")
 @pass_context
-def build(ctx, db_path, content, resolutions, drafts, base_url, quiet, full):
+def build(ctx, db_path, content, resolutions, drafts, base_url, quiet, full, claims):
     """Read the posts and resolutions and write the database (replaced only if everything succeeded)."""
     dataset = ctx.dataset(content, resolutions, db_path)
     try:
         corpus, cache = pipeline.write(dataset, drafts=drafts, base_url=base_url,
-                                       progress=None if quiet else show_progress, full=full)
+                                       progress=None if quiet else show_progress, full=full,
+                                       claims_dir=claims)
     except InputError as e:
         fail(e)
     if not quiet:
@@ -254,16 +258,24 @@ def resolve(ctx, prediction_id, outcome, value, note, sources, on, verdict, judg
 @click.option("--excel-safe", is_flag=True,
               help="Prefix text cells starting with =, +, -, @ (or a tab or CR) with ' so spreadsheets never run them "
                    "as formulas. The CSV then no longer round-trips exactly (the JSON Lines files still do).")
+@click.option("--format", "fmt", type=click.Choice(["package", "fatebook"]), default="package", show_default=True,
+              help="package: every table as CSV/JSON Lines with datapackage.json; fatebook: OUT/fatebook.csv for "
+                   "Fatebook's spreadsheet import (docs/styles.md).")
 @pass_context
-def export(ctx, db_path, out, metadata, url, excel_safe):
+def export(ctx, db_path, out, metadata, url, excel_safe, fmt):
     """Write CSV, JSON Lines, datapackage.json and the license for every table and public view into OUT."""
-    from .export import export_all
+    from .export import FATEBOOK_FILE, export_all, export_fatebook
 
     dataset = ctx.dataset(db_path=db_path)
     out = Path(out) if out else dataset.build_dir
-    outputs, _, others = export_all(dataset.db_path, out, site_meta(dataset, metadata), url, excel_safe)
-    tables = sum(1 for n in outputs if n.endswith(".csv"))
-    click.echo(f"wrote {len(outputs)} files ({tables} tables and views as CSV and JSON Lines) to {config.display(out)}")
+    if fmt == "fatebook":
+        n, others = export_fatebook(dataset.db_path, out)
+        click.echo(f"wrote {n} predictions to {config.display(out / FATEBOOK_FILE)} for Fatebook's spreadsheet import")
+    else:
+        outputs, _, others = export_all(dataset.db_path, out, site_meta(dataset, metadata), url, excel_safe)
+        tables = sum(1 for n in outputs if n.endswith(".csv"))
+        click.echo(f"wrote {len(outputs)} files ({tables} tables and views as CSV and JSON Lines) to "
+                   f"{config.display(out)}")
     if others:
         click.echo(f"left alone (not written by predictions export): {', '.join(others)}")
 

@@ -42,7 +42,14 @@ VIEW_KEYS = {
                                               "source_id": "sources"}),
     "prediction_overview": (["prediction_id"], {"prediction_id": "predictions", "post_id": "posts",
                                                 "source_id": "sources"}),
+    "claim_comparison": (["claim_id"], {"claim_id": "claims", "post_id": "posts"}),
 }
+FATEBOOK_FILE = "fatebook.csv"  # written by --format fatebook; the default export leaves it alone
+# Fatebook's spreadsheet import (lib/web/import_router.ts) maps columns the user picks: the forecast in percent
+# (a "%" is stripped, then /100), resolution yes/no (anything else not blank = AMBIGUOUS), tags comma-separated.
+FATEBOOK_COLUMNS = ("Question", "Forecast", "Created at", "Resolve by", "Resolution", "Resolved at", "Tags", "Notes")
+FATEBOOK_RESOLUTION = {"true": "YES", "false": "NO", "open": "", "void": "AMBIGUOUS", "ambiguous": "AMBIGUOUS",
+                       "partial": "AMBIGUOUS"}
 DESCRIPTION = ("Predictions stated with a probability in blog posts, how each one resolved (with the verdict and its "
                "evidence), and the posts, sections, tags, authors and references they come from. Every row traces "
                "back to a post, a line and a verdict.")
@@ -217,10 +224,27 @@ def package(db, meta, data, url=None):
     return pkg
 
 
+def duties(license_name):
+    """What a license obliges a reuser to do beyond credit, in words (NonCommercial, ShareAlike)."""
+    name = re.sub(r"[\s-]+", "-", license_name or "").upper()
+    found = ["credit the author and link to the source and the license"]
+    if "-NC" in name:
+        found.append("non-commercial use only")
+    if "-SA" in name:
+        found.append("share what you make from it under the same license")
+    if name == "MIT":
+        found = ["keep the copyright and license notice with the data"]
+    return "; ".join(found)
+
+
 def source_list(sources):
+    """The package's sources: each blog with its license, what it obliges, and which rows it covers."""
     out = []
     for s in sources:
-        out.append({"title": s["title"], "path": s["base_url"]})
+        out.append({"title": s["title"], "path": s["base_url"], "license": s["license"],
+                    "license_url": s["license_url"], "obligations": duties(s["license"]),
+                    "rows": f"every row whose source_id is {s['id']!r} (sources, posts; predictions, resolutions "
+                            "and the rest through their post)"})
         if s["repository"]:
             at = f" at commit {s['commit']}" if s["commit"] else ""
             path = f"{s['repository'].rstrip('/')}/tree/{s['commit']}" if s["commit"] else s["repository"]
@@ -342,5 +366,37 @@ def export_all(db_path, out, metadata=METADATA, url=None, excel_safe=False):
     outputs["README.md"] = readme(pkg, names, excel_safe).encode("utf-8")
     outputs["LICENSE.md"] = license_md(pkg, legal_codes).encode("utf-8")
     outputs["SHA256SUMS"] = "".join(f"{sha256(d)}  {n}\n" for n, d in sorted(outputs.items())).encode()
-    changed, others = outfolder.write_folder(out, outputs, "predictions export")
+    changed, others = outfolder.write_folder(out, outputs, "predictions export", keep=lambda name: name == FATEBOOK_FILE)
     return outputs, changed, others
+
+
+def fatebook_rows(db_path):
+    """One row per prediction for Fatebook's spreadsheet import: the question is the prediction's text (with
+    its topic), the forecast its stated percent; Fatebook has no void or partial: both import as AMBIGUOUS."""
+    conn = sqlite_utils.Database(Path(db_path)).conn
+    sql = """
+        SELECT s.text, s.stated_percent, po.date, s.resolves_by, s.outcome, s.resolved_on, s.url, s.prediction_id,
+               s.verdict,
+               (SELECT group_concat(name, ', ') FROM (SELECT replace(t.name, ',', ' ') AS name FROM post_tags pt
+                JOIN tags t ON t.id = pt.tag_id WHERE pt.post_id = s.post_id ORDER BY pt.position)) AS tags
+        FROM prediction_status s JOIN posts po ON po.id = s.post_id JOIN predictions p ON p.id = s.prediction_id
+        ORDER BY s.post_id, p.position"""
+    for text, pct, created, by, outcome, resolved, url, pid, verdict, tags in conn.execute(sql):
+        notes = f"{url} ({pid})" + (f"; verdict: {verdict}" if verdict else "") + (
+            "; resolved partial, void or ambiguous here" if FATEBOOK_RESOLUTION[outcome] == "AMBIGUOUS" else "")
+        yield [text, f"{pct:g}%", created or "", by or "", FATEBOOK_RESOLUTION[outcome], resolved or "", tags or "",
+               notes]
+    conn.close()
+
+
+def export_fatebook(db_path, out):
+    """Write <out>/fatebook.csv (the folder's other export files kept, see outfolder.py); returns (how many
+    predictions it holds, the entries of `out` not written by the export, left alone)."""
+    rows = list(fatebook_rows(db_path))
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(FATEBOOK_COLUMNS)
+    writer.writerows(rows)
+    _, others = outfolder.write_folder(out, {FATEBOOK_FILE: buffer.getvalue().encode("utf-8")}, "predictions export",
+                                       keep=lambda name: True)
+    return len(rows), others

@@ -47,6 +47,7 @@ class Prediction:
     depends_on_id: str | None = None
     commentary_markdown: str | None = None
     citations: list = field(default_factory=list)  # footnote keys and link URLs in the passage
+    resolves_by: object = None  # a date stated above its list ("By 1 July 2021,"), else the post's
 
 
 @dataclass(slots=True)

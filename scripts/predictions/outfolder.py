@@ -97,15 +97,17 @@ def pid_alive(pid):
     return True
 
 
-def write_folder(out, files, made_by):
-    """Make folder out hold exactly `files` ({name: bytes}) besides the entries that are not ours, atomically.
+def write_folder(out, files, made_by, keep=lambda name: False):
+    """Make folder out hold exactly `files` ({name: bytes}) besides the entries that are not ours, atomically;
+    files an earlier run wrote that are not in `files` are removed, but those for which keep(name) is true.
 
     Returns (changed, foreign): whether anything was written, and the entries left alone. Unchanged files keep
     their inode and mtime (hard-linked into the new folder); nothing is written when nothing changed."""
     out = Path(out)
     out = out.resolve() if out.is_symlink() else out  # a link to the folder: write the folder it points to
     ours = check(out, made_by)
-    record = manifest_bytes(made_by, files)
+    kept = sorted(n for n in ours if n not in files and keep(n) and (out / n).is_file())
+    record = manifest_bytes(made_by, [*files, *kept])
     others = foreign(out, ours)
     if out.is_dir() and same(out, files, record):
         return False, named(others)
@@ -120,7 +122,7 @@ def write_folder(out, files, made_by):
                 os.link(old, tmp / name)
             else:
                 write_durably(tmp / name, data)
-        for name in others:
+        for name in [*kept, *others]:
             link_tree(out / name, tmp / name)
         write_durably(tmp / MANIFEST, record)
         fsync_dir(tmp)

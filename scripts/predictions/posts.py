@@ -232,6 +232,8 @@ def kind(key, value):
 def finish(post, report):
     """Apply slug/url/date from the front matter, checking what a user can get wrong."""
     meta = post.meta
+    if isinstance(meta.get("tags"), str):  # Eleventy's `tags: post`: one tag
+        meta["tags"] = [meta["tags"]]
     wrong = [k for k in SHAPES if meta.get(k) is not None and not shape_ok(k, meta[k])]
     for key in wrong:  # the message never quotes the value: it may be huge (YAML aliases)
         report.error(post.shown, post.meta_lines.get(key),

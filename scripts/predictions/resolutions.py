@@ -1,6 +1,6 @@
 """Resolution files: hand-kept YAML, one per forecast post, validated with file and line for every entry.
 
-    # resolutions/predictions-2025.yml
+    # datasets/published-forecasts/resolutions/predictions-2025.yml
     resolutions:
       predictions-2025/lighting-round/2:
         outcome: true            # true | false | partial | void | ambiguous | open

@@ -80,7 +80,7 @@ CREATE TABLE predictions (
     post_id TEXT NOT NULL REFERENCES posts(id),
     section_id TEXT REFERENCES sections(id),
     position INTEGER NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('headline', 'list_item', 'note')),
+    kind TEXT NOT NULL CHECK (kind IN ('headline', 'list_item', 'note', 'tracker')),
     text TEXT NOT NULL,
     passage_markdown TEXT NOT NULL,
     commentary_markdown TEXT,
@@ -118,7 +118,7 @@ CREATE TABLE resolutions (
     verdict TEXT,
     note TEXT,
     judged_by TEXT,
-    source TEXT NOT NULL CHECK (source IN ('file', 'review', 'condition')),
+    source TEXT NOT NULL CHECK (source IN ('file', 'review', 'condition', 'tracker')),
     source_path TEXT,
     source_line INTEGER,
     review_post_id TEXT REFERENCES posts(id),
@@ -144,6 +144,23 @@ CREATE TABLE build_info (
     key TEXT PRIMARY KEY,
     value TEXT
 );
+-- An author's own calibration tally, transcribed from their post into a claims file (claims.py)
+CREATE TABLE claims (
+    id TEXT PRIMARY KEY,
+    post_id TEXT NOT NULL REFERENCES posts(id),
+    stated_in TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    bucket TEXT NOT NULL,
+    bucket_low REAL NOT NULL CHECK (bucket_low BETWEEN 0 AND 100),
+    bucket_high REAL NOT NULL CHECK (bucket_high BETWEEN bucket_low AND 100),
+    folding TEXT NOT NULL CHECK (folding IN ('folded', 'unfolded')),
+    claimed_n INTEGER,
+    claimed_hits REAL,
+    claimed_frequency REAL CHECK (claimed_frequency IS NULL OR claimed_frequency BETWEEN 0 AND 1),
+    url TEXT,
+    path TEXT NOT NULL,
+    line INTEGER NOT NULL
+);
 -- Derived tables for the canned queries (build.scored_rows fills them from the rows above): they read these
 -- narrow rows through covering indexes instead of joining predictions x resolutions x posts per request.
 CREATE TABLE scored_predictions (
@@ -156,6 +173,8 @@ CREATE TABLE scored_predictions (
     outcome TEXT NOT NULL CHECK (outcome IN ('true', 'false', 'partial', 'void', 'ambiguous', 'open')),
     value REAL CHECK (value IS NULL OR value BETWEEN 0 AND 1),
     resolves_by TEXT NOT NULL CHECK (date(resolves_by) = resolves_by),
+    resolved_on TEXT CHECK (resolved_on IS NULL OR date(resolved_on) = resolved_on),
+    horizon_days INTEGER,
     CHECK ((outcome IN ('true', 'false', 'partial')) = (value IS NOT NULL))
 );
 -- misses: the resolved predictions most confident first, so a page of them is read without sorting them all
@@ -163,9 +182,11 @@ CREATE INDEX idx_scored_predictions_miss ON scored_predictions (abs(probability 
     WHERE outcome IN ('true', 'false', 'partial');
 CREATE TABLE score_sums (
     id INTEGER PRIMARY KEY,
-    level TEXT NOT NULL CHECK (level IN ('post', 'section')),
+    level TEXT NOT NULL CHECK (level IN ('post', 'section', 'quarter', 'horizon')),
     post_id TEXT NOT NULL REFERENCES posts(id),
     section_id TEXT REFERENCES sections(id),
+    resolved_quarter TEXT,
+    horizon_days_min INTEGER,
     year INTEGER,
     n INTEGER NOT NULL,
     n_resolved INTEGER NOT NULL,
@@ -173,14 +194,23 @@ CREATE TABLE score_sums (
     n_void INTEGER NOT NULL,
     n_ambiguous INTEGER NOT NULL,
     squared_errors REAL,
+    squared_errors_squared REAL,
     log_score_bits REAL,
     certain_misses INTEGER NOT NULL,
+    log_score_bits_clipped REAL,
+    log_score_bits_clipped_squared REAL,
     sum_probability REAL,
     sum_value REAL,
+    sum_value_squared REAL,
     sum_probability_value REAL,
+    sum_sharpness REAL,
+    sum_folded_probability REAL,
+    sum_folded_value REAL,
     z_numerator REAL,
     z_variance REAL,
-    CHECK (level = 'section' OR section_id IS NULL)
+    CHECK (level = 'section' OR section_id IS NULL),
+    CHECK (level = 'quarter' OR resolved_quarter IS NULL),
+    CHECK (level = 'horizon' OR horizon_days_min IS NULL)
 );
 """
 
@@ -203,17 +233,57 @@ INDEXES = [
     ("resolutions", ["review_post_id"]),
     ("resolutions", ["outcome"]),
     ("evidence", ["prediction_id"]),
+    ("claims", ["post_id"]),
     # covering indexes of the canned queries (metadata.yml): each reads one of them in the order it groups by
     ("scored_predictions", ["stated_percent", "outcome", "value", "probability", "year", "post_id"]),
     ("scored_predictions", ["outcome", "resolves_by", "post_id", "position", "year"]),
     ("scored_predictions", ["post_id"]),
     ("score_sums", ["post_id"]),
+    ("score_sums", ["level", "year", "post_id"]),
     ("score_sums", ["section_id"]),
 ]
 
 # `prediction_status` is the one place that turns a resolution into a state and a score value:
 # void, ambiguous and open are never scored; a missing resolution is open.
 VIEWS = {
+    # Each claim beside the figure recomputed from the same post's resolved predictions (true/false/partial, as
+    # prediction_status scores them), folded as the claim says; a difference is flagged when the claimed n or
+    # hits differ, or the claimed frequency is a percentage point or more from the recomputed one (authors round).
+    "claim_comparison": """
+SELECT
+    c.id AS claim_id,
+    c.post_id,
+    c.stated_in,
+    c.bucket,
+    c.folding,
+    c.claimed_n,
+    coalesce(r.n, 0) AS n,
+    c.claimed_hits,
+    coalesce(r.hits, 0) AS hits,
+    c.claimed_frequency,
+    r.hits / r.n AS frequency,
+    r.mean_percent / 100.0 AS mean_probability,
+    CASE WHEN (c.claimed_n IS NOT NULL AND c.claimed_n != coalesce(r.n, 0))
+           OR (c.claimed_hits IS NOT NULL AND c.claimed_hits != coalesce(r.hits, 0))
+           OR (c.claimed_frequency IS NOT NULL AND (r.n IS NULL OR abs(c.claimed_frequency - r.hits / r.n) >= 0.01))
+         THEN 1 ELSE 0 END AS differs,
+    c.url,
+    c.path,
+    c.line
+FROM claims c
+LEFT JOIN (
+    SELECT c.id, count(*) AS n, sum(f.value) AS hits, avg(f.pct) AS mean_percent
+    FROM claims c
+    JOIN (SELECT sp.post_id, c2.id AS claim_id,
+                 CASE WHEN c2.folding = 'folded' AND sp.stated_percent < 50 THEN 100 - sp.stated_percent
+                      ELSE sp.stated_percent END AS pct,
+                 CASE WHEN c2.folding = 'folded' AND sp.stated_percent < 50 THEN 1 - sp.value ELSE sp.value END AS value
+          FROM scored_predictions sp JOIN claims c2 ON c2.post_id = sp.post_id
+          WHERE sp.outcome IN ('true', 'false', 'partial')) f
+      ON f.claim_id = c.id AND f.pct BETWEEN c.bucket_low AND c.bucket_high
+    GROUP BY c.id
+) r ON r.id = c.id
+""",
     "prediction_status": """
 SELECT
     p.id AS prediction_id,

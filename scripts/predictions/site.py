@@ -113,9 +113,16 @@ def load_site(content_root, base_url=None, title=None, config_path=None):
         license_url=license_url,
         repository=params.get("repository"),
         commit=params.get("commit"),
-        author=params.get("author"),
+        author=author_name(params.get("author")),
         license_file=license_file,
     )
+
+
+def author_name(value):
+    """A site config's author: a name, or a table with a name (Hugo themes write `[params.author] name = …`)."""
+    if isinstance(value, dict):
+        value = value.get("name")
+    return str(value) if isinstance(value, str | int | float) and str(value).strip() else None
 
 
 def source_site(dataset, source, base_url=None):

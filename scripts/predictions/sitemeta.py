@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from . import site_settings
+from .export import duties
 
 
 def merge(base, extra):
@@ -71,6 +72,7 @@ def dataset_metadata(dataset, sources):
         + (f' by {html.escape(s["author"])}' if s.get("author") else "")
         + (f': <a href="{html.escape(s["license_url"])}">{html.escape(s["license"])}</a>' if s.get("license_url")
            and s.get("license") else f': {html.escape(s["license"] or "license not stated")}')
+        + f' ({html.escape(duties(s.get("license")))})'
         + (f' (<a href="{html.escape(s["repository"])}">repository</a>'
            + (f' at <code>{html.escape(s["commit"][:12])}</code>' if s.get("commit") else "") + ")"
            if s.get("repository") else "")
