@@ -63,13 +63,32 @@ def write_site(root, posts, base_url="https://example.org/"):
     return root / "content"
 
 
+@contextlib.contextmanager
+def small_filesystem(where, size):
+    """A real tmpfs of `size` (e.g. "512k") mounted at `where` for the block: writes beyond it fail with ENOSPC
+    as on a full disk (needs root, as the test machine and CI run)."""
+    where = Path(where)
+    where.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=True)
+
+
+def tree(folder):
+    """{relative path: bytes} of every file under folder (links read through)."""
+    folder = Path(folder)
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 # ---------------------------------------------------------------- reliability figures (issue 7)
-# Tests record what they tried; when the run ends its figures become build/reliability.json and, after a passing
+# Tests record what they tried; when the run ends its figures become .predictions/reliability.json and, after a passing
 # run that produced every section, the README's reliability section is rewritten from them (between its FIGURES
 # markers), so its numbers are never typed. Each run keeps its figures in a file of its own until it ends: runs of the suite
 # side by side in one checkout never mix their figures.
 
-FIGURES = ROOT / "build" / "reliability.json"
+FIGURES = ROOT / ".predictions" / "reliability.json"  # not build/: that folder is the export's own
 RELIABILITY_DOC = ROOT / "README.md"  # its "Reliability and security" section
 FIGURE_SECTIONS = ("bad_inputs", "hostile_sizes", "crashes", "fuzz", "site", "load")
 # Tests each of whose cases is one bad input answered with a message (counted as "bad inputs tried").
@@ -85,6 +104,8 @@ BAD_INPUT_TESTS = {
     "test_special_files_are_reported_not_read": "posts",
     "test_post_over_the_size_limit_is_refused_unread": "posts",
     "test_more_bad_resolution_files": "resolution files",
+    "test_hostile_resolution_folders": "resolution files",
+    "test_posts_that_would_publish_what_they_should_not": "posts",
 }
 DOC_TEST = "test_reliability_doc_quotes_figures_rendered_from_the_tests"
 _bad_inputs_passed, _failed = [], []
@@ -127,7 +148,7 @@ def pytest_sessionfinish(session, exitstatus):
         return
     session_figures().replace(FIGURES)
     # The README's figures are rewritten on request (WRITE_FIGURES=1 make test), so an ordinary run leaves the
-    # checkout clean; build/reliability.json always holds the latest run's figures.
+    # checkout clean; .predictions/reliability.json always holds the latest run's figures.
     if os.environ.get("WRITE_FIGURES") and (exitstatus == 0 or set(_failed) == {DOC_TEST}):
         from reliability_doc import update
 

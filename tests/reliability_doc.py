@@ -1,4 +1,4 @@
-"""The README's reliability figures, written from build/reliability.json (which the tests fill in).
+"""The README's reliability figures, written from .predictions/reliability.json (which the tests fill in).
 
 The block between START and END is generated: a table of the figures, and the JSON they came from (so a
 test can check that the prose was rendered from it, never typed).
@@ -7,7 +7,7 @@ test can check that the prose was rendered from it, never typed).
 import json
 import re
 
-START = "<!-- FIGURES:START (written by the test suite from build/reliability.json; do not edit) -->"
+START = "<!-- FIGURES:START (written by the test suite from .predictions/reliability.json; do not edit) -->"
 END = "<!-- FIGURES:END -->"
 EMBEDDED = re.compile(r"<!-- figures-json: (?P<json>\{.*?\}) -->", re.DOTALL)
 
@@ -63,12 +63,16 @@ def render(f):
                      f"attempts refused, database unchanged; results capped at {n(site['rows_cap'])} rows"))
     if load:
         rows.append((f"Load on loopback: {load['connections']} connections for {load['seconds']:g} s on the "
-                     f"{len(load['queries'])} heaviest canned queries ({', '.join(load['queries'])}), plus a burst "
-                     f"of {load['slow_sent']} slow arbitrary queries",
+                     f"{len(load['queries'])} heaviest canned queries ({', '.join(load['queries'])}), while "
+                     f"{load['slow_clients']} clients keep slow arbitrary SQL saturated (from 30% of the run on)",
                      f"{n(load['canned_requests'])} canned-query requests ({load['rps']:,.0f}/s), "
                      f"**{n(load['canned_errors'])} errors**; latency p50 {ms(load['p50_s'])}, p95 "
-                     f"{ms(load['p95_s'])}, p99 {ms(load['p99_s'])}, max {ms(load['max_s'])}; slow queries: "
-                     f"{load['slow_stopped']} stopped by the time limit, {load['slow_other']} other answers"))
+                     f"{ms(load['p95_s'])}, p99 {ms(load['p99_s'])}, max {ms(load['max_s'])}; before arbitrary SQL "
+                     f"({n(load['calm_requests'])} requests): p50 {ms(load['calm_p50_s'])}, p99 {ms(load['calm_p99_s'])};"
+                     f" **while it was saturated** ({n(load['saturated_requests'])} requests): p50 "
+                     f"{ms(load['saturated_p50_s'])}, p99 {ms(load['saturated_p99_s'])}, max "
+                     f"{ms(load['saturated_max_s'])}; slow queries: {n(load['slow_stopped'])} stopped by the "
+                     f"time limit, {n(load['slow_refused'])} refused at once (429), {load['slow_other']} other answers"))
     lines = ["| What the tests did | Figures of the last full passing run |", "|---|---|"]
     lines += [f"| {a} | {b} |" for a, b in rows]
     return "\n".join(lines) + "\n\n<!-- figures-json: " + json.dumps(f, sort_keys=True) + " -->"

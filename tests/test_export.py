@@ -143,7 +143,9 @@ def test_package_facts_come_from_the_database(corpus_db, package):
     assert package["licenses"] == [{"name": "CC-BY-NC-4.0",
                                     "title": "Creative Commons Attribution-NonCommercial 4.0 International",
                                     "path": "https://creativecommons.org/licenses/by-nc/4.0/"}]
-    assert {"title": "AI/MLbling About", "path": "https://aimlbling-about.ninerealmlabs.com/"} in package["sources"]
+    [blog] = [s for s in package["sources"] if s["path"] == "https://aimlbling-about.ninerealmlabs.com/"]
+    assert blog["title"] == "AI/MLbling About" and blog["license"] == "CC BY-NC 4.0"
+    assert "non-commercial use only" in blog["obligations"] and "'aimlbling-about'" in blog["rows"]
     assert {"title": "ahgraber", "role": "author"} in package["contributors"]
     assert any(c["role"] == "maintainer" for c in package["contributors"])
     for part in ("ahgraber", package["title"], package["version"], "CC-BY-NC-4.0"):

@@ -14,7 +14,7 @@ import yaml
 
 from conftest import ROOT, run_cli
 from predictions import config, site_settings
-from predictions.publish import PINS, publish_site
+from predictions.publish import APP_UID, REQUIREMENTS, publish_site
 from predictions.sitemeta import site_metadata
 
 
@@ -63,11 +63,8 @@ def test_site_folder_holds_the_database_its_inspect_file_and_the_metadata(site, 
 
 def test_dockerfile_pins_and_serves_immutable_with_the_site_settings(site):
     text = (site / "Dockerfile").read_text()
-    assert f"pip install --no-cache-dir {' '.join(PINS)}\n" in text
-    # the image runs what the tests ran: Datasette and every plugin the site uses, at the installed versions
-    site_plugins = ("datasette", "datasette-vega", "datasette-dashboards", "datasette-render-markdown", "datasette-atom",
-                    "datasette-sitemap")
-    assert sorted(PINS) == sorted(f"{name}=={version(name)}" for name in site_plugins)
+    assert "pip install --no-cache-dir --require-hashes -r /tmp/requirements.txt" in text
+    assert (site / "requirements.txt").read_bytes() == REQUIREMENTS.read_bytes()
     argv = command(site)
     pairs = list(zip(argv, argv[1:], strict=False))
     assert argv[:2] == ["datasette", "serve"] and ("-i", "data.db") in pairs and "data.db" not in argv[2:argv.index("-i")]
@@ -127,6 +124,79 @@ def test_files_gone_from_the_project_are_removed_from_the_site(corpus_db, tmp_pa
     publish_site(corpus_db, out, folders=folders)
     assert "--template-dir" not in command(out) and "--plugins-dir" in command(out)
     (plugins / "two.py").unlink()
-    changed = publish_site(corpus_db, out, folders=folders)
-    assert changed == [out / "plugins" / "two.py"]
+    changed, _ = publish_site(corpus_db, out, folders=folders)
+    assert sorted(changed) == [out / ".dockerignore", out / "plugins" / "two.py"]  # .dockerignore lists the files
     assert sorted(p.name for p in (out / "plugins").iterdir()) == ["one.py"]
+
+
+def locked(text):
+    """{name: (version, number of hashes)} of a pip requirements file with hashes."""
+    found, name = {}, None
+    for line in text.splitlines():
+        if m := re.match(r"^([A-Za-z0-9_.\-]+)==([^ ;\\]+)", line):
+            name = m[1].lower().replace("_", "-")
+            found[name] = (m[2], 0)
+        elif name and "--hash=sha256:" in line:
+            found[name] = (found[name][0], found[name][1] + 1)
+    return found
+
+
+def test_the_container_installs_a_lock_with_hashes_as_a_user_that_is_not_root(site):
+    """Issue 15, item 15: every package of the container pinned with a hash, the site's two pins included; the
+    server runs as an unprivileged user; the base image pinned by digest when one is given."""
+    lock = locked((site / "requirements.txt").read_text())
+    wanted = dict(line.split("==") for line in (ROOT / "requirements" / "site.in").read_text().splitlines()
+                  if line and not line.startswith("#"))
+    assert {n: lock[n][0] for n in wanted} == wanted and wanted["datasette"] == "0.65.5"
+    assert all(hashes >= 1 for _, hashes in lock.values()) and len(lock) > 10  # the dependencies too
+    text = (site / "Dockerfile").read_text()
+    lines = text.splitlines()
+    user = [line for line in lines if line.startswith("USER ")]
+    assert user == [f"USER {APP_UID}"] and APP_UID != 0
+    assert lines.index(user[0]) < lines.index(next(line for line in lines if line.startswith("CMD ")))
+    assert "useradd --system --uid 10001" in text
+
+
+def test_the_base_image_is_pinned_by_the_digest_given(bundled_db, tmp_path):
+    digest = "sha256:" + "ab" * 32
+    out = tmp_path / "site"
+    result = run_cli("publish", "--db", bundled_db, "--out", out, "--base-image", f"python:3.11-slim@{digest}")
+    assert result.exit_code == 0, result.output
+    assert f"FROM python:3.11-slim@{digest}\n" in (out / "Dockerfile").read_text()
+    assert "NOT PINNED" not in (out / "Dockerfile").read_text() and "not pinned" not in result.stderr
+    refused = run_cli("publish", "--db", bundled_db, "--out", out, "--base-image", "python:3.11-slim")
+    assert refused.exit_code == 2 and "name@sha256:<64 hex digits>" in refused.output
+
+
+def test_an_unpinned_base_image_is_said_so(bundled_db, tmp_path):
+    from predictions import publish as module
+
+    result = run_cli("publish", "--db", bundled_db, "--out", tmp_path / "site")
+    assert result.exit_code == 0
+    if not module.BASE_IMAGE_DIGEST:  # as shipped here: no registry was reachable to read a digest
+        assert "base image is not pinned by digest" in result.stderr
+        assert (tmp_path / "site" / "Dockerfile").read_text().count("NOT PINNED") == 1
+
+
+def test_the_container_installs_everything_the_site_plugins_import():
+    """A published site has no predictions package: each plugin imports only the standard library and the lock."""
+    import ast
+
+    locked = {re.match(r"^([A-Za-z0-9_.-]+)==", line)[1].lower().replace("_", "-")
+              for line in REQUIREMENTS.read_text().splitlines() if re.match(r"^[A-Za-z0-9_.-]+==", line)}
+    modules = {"datasette": "datasette", "numpy": "numpy", "scipy": "scipy", "markupsafe": "markupsafe",
+               "jinja2": "jinja2", "yaml": "pyyaml", "datasette_dashboards": "datasette-dashboards"}
+    for path in site_settings.PLUGINS.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names:
+                    continue
+                assert top in modules and modules[top] in locked, f"{path.name} imports {name}, not in the container"
+    # the lock's input names every site plugin at the version the tests ran
+
+    pins = dict(line.split("==") for line in (ROOT / "requirements" / "site.in").read_text().splitlines() if "==" in line)
+    assert {"datasette-dashboards", "datasette-atom", "scipy"} <= set(pins)
+    assert all(pins[name] == version(name) for name in pins)

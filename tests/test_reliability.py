@@ -94,6 +94,28 @@ MORE_BAD_POSTS = [
      "probability marker '80%' closes an empty passage (a second marker for the same passage?)"),
     ("not-utf8-front-matter", b"---\ntitle: \xff\n---\nBody.\n", 2, "file is not UTF-8 (byte 11): save it as UTF-8"),
     ("utf-16", "\ufeff".encode("utf-16-le") + GOOD.encode("utf-16-le"), 1, "file is UTF-16, not UTF-8: save it as UTF-8"),
+    # issue 15: slugs that break ids, files and URLs; dates with trailing text; NUL; nesting markdown-it skips
+    ("slug-with-a-slash", GOOD.replace("date: 2030-01-02", 'date: 2030-01-02\nslug: "a/b"'), 4,
+     "front matter `slug` gives the slug 'a/b', which holds a / or \\: it would break prediction ids"),
+    ("slug-climbing", GOOD.replace("date: 2030-01-02", 'date: 2030-01-02\nslug: "../../etc"'), 4,
+     "front matter `slug` gives the slug '../../etc', which holds a / or \\"),
+    ("slug-dots", GOOD.replace("date: 2030-01-02", 'date: 2030-01-02\nslug: ".."'), 4,
+     "front matter `slug` gives the slug '..', which starts with a dot"),
+    ("slug-tab", GOOD.replace("date: 2030-01-02", 'date: 2030-01-02\nslug: "a\\tb"'), 4,
+     "front matter `slug` gives the slug 'a\\tb', which holds a control character (U+0009)"),
+    ("date-with-trailing-text", GOOD.replace("date: 2030-01-02", "date: 2030-01-02 is not a date at all"), 3,
+     "date '2030-01-02 is not a date at all' is not a date: write it as YYYY-MM-DD"),
+    ("resolves-by-before-the-date", GOOD.replace("date: 2030-01-02", "date: 2030-01-02\nresolves_by: 2029-12-31"), 4,
+     "resolves_by 2029-12-31 is before the post's date 2030-01-02: a forecast resolves after it is made"),
+    ("nul-in-a-title", GOOD.replace("title: Predictions 2030", 'title: "Predictions\\0 2030"'), 2,
+     "front matter `title` holds a control character (U+0000): remove it"),
+    ("escape-in-a-tag", GOOD.replace("date: 2030-01-02", 'date: 2030-01-02\ntags: ["a\\eb"]'), 4,
+     "front matter `tags` holds a control character (U+001B): remove it"),
+    ("list-nested-1000-deep", FRONT + "## S\n\n" + "".join("  " * k + f"- Claim {k} (_Probability: 60%_)\n"
+                                                             for k in range(1000)), 16,
+     "lists or blockquotes nested too deeply for the Markdown parser (over 20 levels; a list item counts two)"),
+    ("blockquote-nested-1000-deep", FRONT + "## S\n\n" + ">" * 1000 + " Claim _Probability: 60%_\n", 7,
+     "lists or blockquotes nested too deeply for the Markdown parser"),
 ]
 
 
@@ -133,6 +155,46 @@ def test_special_files_are_reported_not_read(tmp_path):
     for name in ("pipe.md", "gone.md"):
         assert f"content/blog/{name}: not a regular file (a pipe, device or broken link?): remove it" in done.stderr
     assert "Traceback" not in done.stderr and db_path.read_bytes() == before
+
+
+def test_posts_that_would_publish_what_they_should_not(tmp_path):
+    """A file name that cannot be an id (a newline, a tab: issue 15, item 8), and a post linked from outside the
+    content root (item 12): each refused with its file, nothing written."""
+    outside = tmp_path / "private" / "diary.md"
+    outside.parent.mkdir()
+    outside.write_text(GOOD.replace("Claim.", "My private plans."))
+    files = {"blog/new\nline.md": GOOD, "blog/a\tb/index.md": GOOD}
+    result, db_path, before = build_with(tmp_path, files)
+    assert result.exit_code == 1 and db_path.read_bytes() == before
+    assert "the file name gives the slug 'new\\nline', which holds a control character (U+000A)" in result.stderr
+    assert "the file name gives the slug 'a\\tb', which holds a control character (U+0009)" in result.stderr
+    for rel in files:
+        (tmp_path / "site" / "content" / rel).unlink()
+    (tmp_path / "site" / "content" / "blog" / "diary.md").symlink_to(outside)
+    result = run_cli("build", "--content", tmp_path / "site" / "content", "--db", db_path,
+                     "--resolutions", tmp_path / "resolutions")
+    assert_refused(result, db_path, before, "blog/diary.md", f"a link to a file outside the content root ({outside})")
+
+
+def test_markers_in_code_and_html_are_not_predictions(tmp_path):
+    """The README: code and HTML never hold predictions, inline code and inline comments included (item 10)."""
+    body = FRONT + ("## S\n\nWrite it as `_Probability: 70%_` in a post.\n\n"
+                    "A comment <!-- _Probability: 60%_ --> is not one.\n\n"
+                    "Nor a <span title='Probability: 40%'>tag</span>.\n\n"
+                    "- An item with code `(_Probability: 30%_)`\n\n"
+                    "A real one, after `code`.\n\n_Probability: 80%_\n")
+    content = write_site(tmp_path / "site", {"blog/p/index.md": body})
+    db = sqlite3.connect(build_db(tmp_path / "data.db", content, tmp_path / "none"))
+    rows = db.execute("select stated_percent, text from predictions").fetchall()
+    assert [r[0] for r in rows] == [80.0] and rows[0][1].endswith("A real one, after code.")
+
+
+def test_urls_are_percent_encoded(tmp_path):
+    post = GOOD.replace("date: 2030-01-02", 'date: 2030-01-02\nslug: "what? #1 100%"')
+    content = write_site(tmp_path / "site", {"blog/p/index.md": post})
+    db = sqlite3.connect(build_db(tmp_path / "data.db", content, tmp_path / "none"))
+    assert db.execute("select id, url from posts").fetchall() == [
+        ("what? #1 100%", "https://example.org/blog/what%3F%20%231%20100%/")]
 
 
 REVIEW_LINK = '[My predictions]({{< ref "/blog/ok" >}}) graded.\n\n'
@@ -258,6 +320,7 @@ HOSTILE = {
     "tag-comment-spaces": None,  # in the front matter, below
     "emphasis": "*a " * (N // 3) + "\n",
     "link-openers": "[a](" * (N // 4) + "\n",
+    "links-in-a-paragraph": "[a](b) " * (N // 7) + "\n",  # 42,857 links: 2 minutes when child_links was quadratic
 }
 TIMEOUT = 60
 _sizes = {}

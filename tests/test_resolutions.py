@@ -1,8 +1,11 @@
 """Resolution files, review verdicts, overrides, conditions, and `predictions resolve`."""
 
+import os
 import sqlite3
+import subprocess
 
 import pytest
+from test_reliability import PREDICTIONS
 
 from conftest import build_db, run_cli, write_site
 
@@ -251,3 +254,83 @@ def test_exact_restatement_wins_over_a_near_twin(tmp_path):
     assert result.exit_code == 0, result.output
     got = outcomes(db_path)
     assert (got["predictions-2031/lightning-round/1"], got["predictions-2031/lightning-round/2"]) == ("true", "false")
+
+
+# ---------------------------------------------------------------- the resolutions folder (issue 15, item 6)
+
+ENTRY = "resolutions:\n  predictions-2031/chips/1:\n    outcome: true\n"
+
+
+def fifo(folder):
+    os.mkfifo(folder / "predictions-2031.yml")
+
+
+def directory(folder):
+    (folder / "predictions-2031.yml").mkdir()
+
+
+def both(folder):
+    (folder / "predictions-2031.yml").write_text(ENTRY)
+    (folder / "predictions-2031.yaml").write_text(ENTRY.replace("chips", "grid-trouble"))
+
+
+def two_files(folder):
+    (folder / "predictions-2031.yml").write_text(ENTRY)
+    (folder / "review-2031.yml").write_text("# a copy kept by mistake\n" + ENTRY)
+
+
+HUGE = ENTRY + "    note: '" + "x" * (6 << 20) + "'\n"
+
+
+def huge(folder):
+    (folder / "predictions-2031.yml").write_text(HUGE)
+
+
+def dangling(folder):
+    (folder / "predictions-2031.yml").symlink_to(folder / "gone.yml")
+
+
+HOSTILE_FOLDERS = [
+    (fifo, "resolutions/predictions-2031.yml: not a regular file (a folder, a pipe or a broken link?)"),
+    (directory, "resolutions/predictions-2031.yml: not a regular file"),
+    (dangling, "resolutions/predictions-2031.yml: not a regular file"),
+    (both, "resolutions/predictions-2031.yml: predictions-2031.yaml also holds the resolutions of 'predictions-2031'"),
+    (two_files, "resolutions/review-2031.yml:3: predictions-2031/chips/1 is also resolved in "),
+    (huge, f"resolutions/predictions-2031.yml: file is {len(HUGE.encode()):,} bytes, over the {5 << 20:,}-byte limit"),
+]
+
+
+@pytest.mark.parametrize("make, message", HOSTILE_FOLDERS, ids=[h[0].__name__ for h in HOSTILE_FOLDERS])
+def test_hostile_resolution_folders(tmp_path, site, make, message):
+    """A real process with a deadline: a pipe used to block the build forever."""
+    db_path = build_db(tmp_path / "data.db", site, tmp_path / "empty")
+    before = db_path.read_bytes()
+    folder = tmp_path / "resolutions"
+    folder.mkdir()
+    make(folder)
+    done = subprocess.run([PREDICTIONS, "build", "--content", site, "--db", db_path, "--resolutions", folder],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert message in done.stderr
+    assert db_path.read_bytes() == before
+
+
+def test_only_yml_and_yaml_files_are_resolution_files(tmp_path, site):
+    result, db_path = build(tmp_path, site, {"predictions-2031.yXml": ENTRY, "README.md": "# notes\n",
+                                             ".predictions-2031.yml.lock": ""})
+    assert result.exit_code == 0, result.output
+    assert "resolutions/predictions-2031.yXml: not a resolution file (only .yml and .yaml files are read)" in result.stderr
+    assert "resolutions/README.md: not a resolution file" in result.stderr and "lock" not in result.stderr
+    assert outcomes(db_path)["predictions-2031/chips/1"] == "false"  # the review's verdict, not the .yXml file's
+
+
+def test_a_yaml_file_is_read_and_resolved_in_place(tmp_path, site):
+    folder = tmp_path / "resolutions"
+    folder.mkdir()
+    (folder / "predictions-2031.yaml").write_text(ENTRY)
+    result = run_cli("resolve", "predictions-2031/grid-trouble/1", "--outcome", "false", "--content", site,
+                     "--resolutions", folder)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == ["predictions-2031.yaml"]
+    result, db_path = build(tmp_path, site)
+    assert outcomes(db_path)["predictions-2031/grid-trouble/1"] == "false"

@@ -1,6 +1,6 @@
 """The figures that need every forecast at once (calibration_fit, reliability) against plain Python.
 
-The site answers them through the forecast_stats SQL aggregate (predictions.scoring on scipy); the expected
+The site answers them through the forecast_stats SQL aggregate (web/plugins/forecast_stats.py, on scipy); the expected
 numbers here come from a few lines of pure Python: pool-adjacent-violators, Newton's method for the logistic
 fit, Brier scores of the recalibrated forecasts. Fixtures: test_site's (0%, 0.1%, 15%, 35%, 50%, 95%, 99.5%,
 100%, partial, void, ambiguous, open, two certain misses) and the real corpus.

@@ -171,4 +171,7 @@ def test_export_for_fatebooks_import(tmp_path):
     assert [(r["title"], r["forecast"], r["resolution"], r["resolve_by"]) for r in imported] == [
         (t, pytest.approx(p), fatebook[o], by) for t, p, o, by in expected]
     assert {tuple(r["tags"]) for r in imported} == {("predictions",)}
-    assert [n.name for n in (tmp_path / "out").iterdir()] == ["fatebook.csv"]  # nothing else written
+    assert sorted(n.name for n in (tmp_path / "out").iterdir()) == [".predictions-manifest.json", "fatebook.csv"]
+    package = run_cli("export", "--db", db, "--out", tmp_path / "out")  # the package export keeps it, as its own
+    assert package.exit_code == 0 and "left alone" not in package.output, package.output
+    assert (tmp_path / "out" / "fatebook.csv").exists() and (tmp_path / "out" / "datapackage.json").exists()

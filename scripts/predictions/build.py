@@ -179,7 +179,7 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
     for n, (site, path, rel) in enumerate(files, 1):
         if progress:
             progress(n, len(files))
-        post = read_post(path, rel, report)
+        post = read_post(path, rel, report, root=site.content_root)
         if post is None:
             continue
         if history is not None:

@@ -9,6 +9,7 @@ The cache is a plain SQLite file of pickles written only by this program; delete
 ``--full``, to start afresh. A cache that cannot be read is ignored.
 """
 
+import contextlib
 import hashlib
 import os
 import pickle
@@ -39,6 +40,7 @@ class Cache:
         self.hits = self.misses = 0
         self.used = set()
         self.conn = self.staging = None
+        self.broken = False
         self.staging_path = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         if enabled and self.path.exists():
             try:
@@ -74,7 +76,17 @@ class Cache:
         return None
 
     def put(self, entry, mode, value):
-        """Stage new work on disk (not in memory); it becomes the cache only if the build succeeds."""
+        """Stage new work on disk (not in memory); it becomes the cache only if the build succeeds. The cache only
+        saves time: when it cannot be written (a full disk), the build goes on without it."""
+        try:
+            self._put(entry, mode, value)
+        except (OSError, sqlite3.Error):
+            self.close()
+            self.broken = True
+
+    def _put(self, entry, mode, value):
+        if self.broken:
+            return
         if self.staging is None:
             self.staging_path.unlink(missing_ok=True)
             self.staging = sqlite3.connect(self.staging_path)
@@ -84,7 +96,16 @@ class Cache:
         self.staging.execute("INSERT OR REPLACE INTO work VALUES (?, ?, ?)", [self.key(entry, mode), self.version, blob])
 
     def save(self):
-        """After a good build: this build's work, new and reused, becomes the cache; unused entries are dropped."""
+        """After a good build: this build's work, new and reused, becomes the cache; unused entries are dropped.
+        A cache that cannot be written is left as it was (its entries are keyed by content, so never wrong)."""
+        if self.broken:
+            return
+        try:
+            self._save()
+        except (OSError, sqlite3.Error):
+            self.close()
+
+    def _save(self):
         if self.staging is None and self.conn is not None and not self.misses:
             return  # nothing new, nothing to drop beyond what the next save will
         if self.staging is None:
@@ -114,4 +135,5 @@ class Cache:
             if conn is not None:
                 conn.close()
         self.conn = self.staging = None
-        self.staging_path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.staging_path.unlink(missing_ok=True)

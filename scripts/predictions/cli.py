@@ -15,7 +15,7 @@ from . import build as pipeline
 from . import config, gitsources
 from .errors import InputError
 from .resolutions import JUDGES
-from .resolve import record
+from .resolve import record, resolution_path
 from .schema import OUTCOMES
 from .workflow import WORKFLOW
 
@@ -231,17 +231,18 @@ def resolve(ctx, prediction_id, outcome, value, note, sources, on, verdict, judg
         raise click.BadParameter(f"unknown prediction id {prediction_id!r}" +
                                  (f"; did you mean {', '.join(near)}?" if near else ""), param_hint="PREDICTION_ID")
     folder = dataset.resolutions
-    path = Path(folder) / f"{prediction_id.split('/')[0]}.yml"
-    before = path.read_bytes() if path.exists() else None
-    record(folder, prediction_id, outcome, value=value, note=note, sources=sources,
-           on=on.date() if on else None, verdict=verdict, judged_by=judged_by, condition=condition)
-    try:
+
+    def validate():  # under the file's lock: a file the build would refuse is put back as it was
         pipeline.collect_dataset(dataset, drafts=drafts, base_url=base_url)
+
+    try:
+        path = record(folder, prediction_id, outcome, value=value, note=note, sources=sources,
+                      on=on.date() if on else None, verdict=verdict, judged_by=judged_by, condition=condition,
+                      validate=validate)
     except InputError as e:
-        path.write_bytes(before) if before is not None else path.unlink()
         for problem in e.problems:
             click.echo(f"error: {problem}", err=True)
-        click.echo(f"{config.display(path)} left as it was.", err=True)
+        click.echo(f"{config.display(resolution_path(folder, prediction_id.split('/')[0]))} left as it was.", err=True)
         sys.exit(1)
     click.echo(f"recorded {prediction_id}: {outcome} in {config.display(path)}")
 
@@ -249,27 +250,34 @@ def resolve(ctx, prediction_id, outcome, value, note, sources, on, verdict, judg
 @cli.command()
 @click.option("--db", "db_path", type=click.Path(exists=True, dir_okay=False),
               help="Database file. Default: the dataset's data.db.")
-@click.option("--out", type=click.Path(file_okay=False), help="Folder to write. Default: the dataset's build/.")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder to write. Default: the dataset's build/. "
+              "A new folder, or one an earlier export made (never `.`, a git checkout or another full folder).")
 @click.option("--metadata", type=click.Path(exists=True, dir_okay=False),
               help="A metadata.yml merged over the site's (titles and descriptions of tables and columns).")
 @click.option("--url", help="Where the dataset is published (the package's homepage and citation URL).")
+@click.option("--excel-safe", is_flag=True,
+              help="Prefix text cells starting with =, +, -, @ (or a tab or CR) with ' so spreadsheets never run them "
+                   "as formulas. The CSV then no longer round-trips exactly (the JSON Lines files still do).")
 @click.option("--format", "fmt", type=click.Choice(["package", "fatebook"]), default="package", show_default=True,
               help="package: every table as CSV/JSON Lines with datapackage.json; fatebook: OUT/fatebook.csv for "
                    "Fatebook's spreadsheet import (docs/styles.md).")
 @pass_context
-def export(ctx, db_path, out, metadata, url, fmt):
+def export(ctx, db_path, out, metadata, url, excel_safe, fmt):
     """Write CSV, JSON Lines, datapackage.json and the license for every table and public view into OUT."""
     from .export import FATEBOOK_FILE, export_all, export_fatebook
 
     dataset = ctx.dataset(db_path=db_path)
     out = Path(out) if out else dataset.build_dir
     if fmt == "fatebook":
-        n = export_fatebook(dataset.db_path, out)
+        n, others = export_fatebook(dataset.db_path, out)
         click.echo(f"wrote {n} predictions to {config.display(out / FATEBOOK_FILE)} for Fatebook's spreadsheet import")
-        return
-    outputs = export_all(dataset.db_path, out, site_meta(dataset, metadata), url)
-    tables = sum(1 for n in outputs if n.endswith(".csv"))
-    click.echo(f"wrote {len(outputs)} files ({tables} tables and views as CSV and JSON Lines) to {config.display(out)}")
+    else:
+        outputs, _, others = export_all(dataset.db_path, out, site_meta(dataset, metadata), url, excel_safe)
+        tables = sum(1 for n in outputs if n.endswith(".csv"))
+        click.echo(f"wrote {len(outputs)} files ({tables} tables and views as CSV and JSON Lines) to "
+                   f"{config.display(out)}")
+    if others:
+        click.echo(f"left alone (not written by predictions export): {', '.join(others)}")
 
 
 def site_meta(dataset, metadata=None):
@@ -351,12 +359,14 @@ def check(ctx, db_path):
               help="A metadata.yml merged over the site's generated metadata.")
 @click.option("--app", default="predictions", show_default=True, help="The app name in fly.toml.")
 @click.option("--url", help="The site's public URL, e.g. https://predictions.fly.dev/ (cited in the data package).")
+@click.option("--base-image", "image", help="The Dockerfile's base image pinned by digest, name@sha256:<64 hex digits> "
+              "(default: python:3.11-slim at publish.BASE_IMAGE_DIGEST).")
 @pass_context
-def publish(ctx, db_path, out, workflow, site_url, package, metadata, app, url):
+def publish(ctx, db_path, out, workflow, site_url, package, metadata, app, url, image):
     """Prepare a deployable site in OUT (Dockerfile, fly.toml, inspect file); unchanged input, unchanged files.
 
     With --workflow, write the dataset's GitHub Actions workflow instead."""
-    from .publish import PORT, publish_site
+    from .publish import MADE_BY, PINNED, PORT, base_image, publish_site
 
     dataset = ctx.dataset(db_path=db_path)
     if workflow:
@@ -369,7 +379,14 @@ def publish(ctx, db_path, out, workflow, site_url, package, metadata, app, url):
         return
     if not out:
         raise click.UsageError("--out DIR names the site folder to write (or --workflow for the workflow)")
-    changed = publish_site(dataset.db_path, out, site_meta(dataset, metadata), app, url)
+    if image and not PINNED.match(image):
+        raise click.BadParameter("give the image with its digest: name@sha256:<64 hex digits>", param_hint="--base-image")
+    changed, others = publish_site(dataset.db_path, out, site_meta(dataset, metadata), app, url, image=image)
+    if not PINNED.match(base_image(image)):
+        click.echo("warning: the Dockerfile's base image is not pinned by digest: set publish.BASE_IMAGE_DIGEST or "
+                   "pass --base-image name@sha256:<digest>", err=True)
+    if others:
+        click.echo(f"left alone (not written by {MADE_BY}, and kept out of the image): {', '.join(others)}")
     if not changed:
         click.echo(f"{out}: up to date (database sha256 unchanged), nothing written")
         return

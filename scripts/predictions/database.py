@@ -4,12 +4,15 @@ A build that fails or is killed leaves the previous database as it was; its temp
 with the builder's process id, and the next build removes such files whose process is gone.
 """
 
+import contextlib
 import os
 import re
+import sqlite3
 from pathlib import Path
 
 import sqlite_utils
 
+from .errors import OutputError
 from .schema import INDEXES, TABLES, VIEWS
 
 TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$")
@@ -69,30 +72,53 @@ class Writer:
 
     def __init__(self, db_path, fts=True):
         self.db_path, self.fts = Path(db_path), fts
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale(self.db_path)
-        self.tmp = temp_path(self.db_path)
-        self.tmp.unlink(missing_ok=True)
-        self.db = sqlite_utils.Database(self.tmp)
-        self.db.conn.execute("PRAGMA journal_mode = OFF")
-        self.db.conn.execute("PRAGMA synchronous = OFF")
-        create(self.db)
-        self.db.conn.commit()
+        self.tmp, self.db = temp_path(self.db_path), None
+        try:
+            with self.writing():
+                self.db_path.parent.mkdir(parents=True, exist_ok=True)
+                remove_stale(self.db_path)
+                self.tmp.unlink(missing_ok=True)
+                self.db = sqlite_utils.Database(self.tmp)
+                self.db.conn.execute("PRAGMA journal_mode = OFF")
+                self.db.conn.execute("PRAGMA synchronous = OFF")
+                create(self.db)
+                self.db.conn.commit()
+        except OutputError:
+            self.__exit__()
+            raise
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.db.close()
-        self.tmp.unlink(missing_ok=True)
+        if self.db is not None:
+            self.db.close()
+        with contextlib.suppress(OSError):
+            self.tmp.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def writing(self):
+        """A full disk or a read-only folder is a message (OutputError), never a traceback; data.db is untouched."""
+        try:
+            yield
+        except (OSError, sqlite3.Error) as e:
+            reason = getattr(e, "strerror", None) or str(e)
+            raise OutputError(f"cannot write the database ({reason}, writing {getattr(e, 'filename', None) or self.tmp});"
+                              f" {self.db_path} was left as it was") from e
 
     def insert(self, table, rows):
-        insert(self.db.conn, table, rows)
+        with self.writing():
+            insert(self.db.conn, table, rows)
 
     def execute(self, sql, params=()):
-        return self.db.conn.execute(sql, params)
+        with self.writing():
+            return self.db.conn.execute(sql, params)
 
     def finish(self):
+        with self.writing():
+            self._finish()
+
+    def _finish(self):
         db = self.db
         db.conn.commit()
         for table, columns in INDEXES:

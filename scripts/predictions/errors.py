@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+import click
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -38,3 +40,9 @@ class Report:
     def raise_errors(self):
         if self.errors:
             raise InputError(self.errors)
+
+
+class OutputError(click.ClickException):
+    """A command could not write its output, or refused to: the message says why, and that nothing was changed.
+
+    A ClickException, so every command reports it as ``Error: ...`` with exit code 1 and no traceback."""

@@ -12,8 +12,10 @@
 
 Exported: every table but the full-text index (``*_fts*``), SQLite's own tables and ``build_info`` (its one
 row, the build date, is the package's ``created``); ``build_warnings`` is exported (what the build skipped).
-The same database gives byte-identical files; files whose content did not change are not rewritten, and the
-CSV and JSON Lines files of a table that is no longer exported are removed.
+The same database gives byte-identical files. The folder is written as outfolder.py says: only a new folder or
+one an export made, swapped in whole (a failed export leaves the previous one); files whose content did not
+change keep their inode and time, files of a table no longer exported are removed, other files are left alone.
+``--excel-safe`` defuses cells a spreadsheet would run as formulas (the CSV then no longer round-trips exactly).
 """
 
 import csv
@@ -28,6 +30,7 @@ from pathlib import Path
 import sqlite_utils
 import yaml
 
+from . import outfolder
 from .site_settings import METADATA
 
 INTERNAL = {"build_info"}
@@ -50,6 +53,7 @@ FATEBOOK_RESOLUTION = {"true": "YES", "false": "NO", "open": "", "void": "AMBIGU
 DESCRIPTION = ("Predictions stated with a probability in blog posts, how each one resolved (with the verdict and its "
                "evidence), and the posts, sections, tags, authors and references they come from. Every row traces "
                "back to a post, a line and a verdict.")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LICENSE_TITLES = {"CC BY-NC 4.0": "Creative Commons Attribution-NonCommercial 4.0 International"}
 
 
@@ -137,12 +141,19 @@ def schema(db, name, columns, rows, described):
     return s
 
 
-def to_csv(columns, rows):
+def to_csv(columns, rows, excel_safe=False):
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
+    if excel_safe:
+        rows = ([excel_cell(v) for v in r] for r in rows)
     w.writerows(rows)  # None is written as an empty field, floats in their shortest exact form
     return buf.getvalue().encode("utf-8")
+
+
+def excel_cell(value):
+    """A text cell a spreadsheet would run as a formula, prefixed with ' (OWASP's advice for CSV injection)."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 def to_jsonl(columns, rows):
@@ -251,7 +262,14 @@ def citation(title, authors, version, url, sources, lic, build_date):
             f"Forecasts from {blogs}. License: {names}.")
 
 
-def readme(pkg, names):
+EXCEL_SAFE_NOTE = """
+These CSV files were written with `--excel-safe`: a text cell that starts with `=`, `+`, `-`, `@`, a tab or a
+carriage return has a `'` put before it, so a spreadsheet never runs it as a formula. They no longer hold the
+exact values: use the `.jsonl` files (unchanged) or an export without `--excel-safe` to compute with them.
+"""
+
+
+def readme(pkg, names, excel_safe=False):
     src = "\n".join(f"- {s['title']}: <{s['path']}>" for s in pkg.get("sources", []))
     lic = "\n".join(f"- {x['title']} ({x['name']}): <{x.get('path', '')}>" for x in pkg.get("licenses", []))
     authors = ", ".join(c["title"] for c in pkg["contributors"] if c["role"] == "author")
@@ -286,7 +304,7 @@ primary and foreign keys, license, sources, version and creation date, and a cit
 {files}
 
 CSV: UTF-8, a header row, dates as `YYYY-MM-DD`, an empty field is NULL, rows ordered by primary key.
-
+{EXCEL_SAFE_NOTE if excel_safe else ""}
 ## How to cite
 
 > {pkg['citation']}
@@ -330,33 +348,26 @@ Attribution: the forecasts are by **{authors}**; the dataset is prepared by {MAI
     return text
 
 
-def export_all(db_path, out, metadata=METADATA, url=None):
-    """Write every export file into `out`; returns {file name: bytes written}."""
+def export_all(db_path, out, metadata=METADATA, url=None, excel_safe=False):
+    """Write every export file into folder `out`, swapped in whole (see outfolder.py); returns ({file name:
+    bytes}, whether anything changed, the entries of `out` not written by the export, left alone)."""
     db = sqlite_utils.Database(Path(db_path))
     names = exported(db)
     data, outputs = {}, {}
     for name in names:
         columns, rows = read(db, name)
-        data[name] = (columns, rows, to_csv(columns, rows))
+        data[name] = (columns, rows, to_csv(columns, rows, excel_safe))
         outputs[f"{name}.csv"] = data[name][2]
         outputs[f"{name}.jsonl"] = to_jsonl(columns, rows)
     pkg = package(db, load_metadata(metadata), data, url)
     legal_codes = [tuple(r) for r in db.execute("SELECT source_id, file, text FROM source_licenses ORDER BY source_id")]
     db.close()
     outputs["datapackage.json"] = (json.dumps(pkg, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    outputs["README.md"] = readme(pkg, names).encode("utf-8")
+    outputs["README.md"] = readme(pkg, names, excel_safe).encode("utf-8")
     outputs["LICENSE.md"] = license_md(pkg, legal_codes).encode("utf-8")
     outputs["SHA256SUMS"] = "".join(f"{sha256(d)}  {n}\n" for n, d in sorted(outputs.items())).encode()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for n, data in outputs.items():
-        path = out / n
-        if not path.exists() or path.read_bytes() != data:
-            path.write_bytes(data)
-    for path in [*out.glob("*.csv"), *out.glob("*.jsonl")]:
-        if path.name not in outputs and path.name != FATEBOOK_FILE:
-            path.unlink()  # a table or view that is no longer exported
-    return outputs
+    changed, others = outfolder.write_folder(out, outputs, "predictions export", keep=lambda name: name == FATEBOOK_FILE)
+    return outputs, changed, others
 
 
 def fatebook_rows(db_path):
@@ -379,13 +390,13 @@ def fatebook_rows(db_path):
 
 
 def export_fatebook(db_path, out):
-    """Write <out>/fatebook.csv; returns how many predictions it holds."""
+    """Write <out>/fatebook.csv (the folder's other export files kept, see outfolder.py); returns (how many
+    predictions it holds, the entries of `out` not written by the export, left alone)."""
     rows = list(fatebook_rows(db_path))
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(FATEBOOK_COLUMNS)
     writer.writerows(rows)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / FATEBOOK_FILE).write_bytes(buffer.getvalue().encode("utf-8"))
-    return len(rows)
+    _, others = outfolder.write_folder(out, {FATEBOOK_FILE: buffer.getvalue().encode("utf-8")}, "predictions export",
+                                       keep=lambda name: True)
+    return len(rows), others

@@ -84,6 +84,11 @@ class Extractor:
     # -- the walk ---------------------------------------------------------------------------------
 
     def run(self):
+        for line in self.env.get("too_deep", ()):
+            self.report.error(self.rel_path, self.body_line + line,
+                              "lists or blockquotes nested too deeply for the Markdown parser (over "
+                              f"{md.parser().options.maxNesting} levels; a list item counts two): the text from this "
+                              "line on, inside them, cannot be read; flatten the nesting")
         tokens, i = self.tokens, 0
         while i < len(tokens):
             t = tokens[i]
@@ -128,7 +133,7 @@ class Extractor:
         return [t for t in self.tokens[start:end] if t.type == "inline"]
 
     def has_marker(self, start, end):
-        return self.scan and any(find_markers(t.content, self.bare) for t in self.inlines(start, end))
+        return self.scan and any(find_markers(md.masked(t), self.bare) for t in self.inlines(start, end))
 
     def line_of(self, inline, offset):
         return self.body_line + inline.map[0] + inline.content.count("\n", 0, offset)
@@ -167,7 +172,7 @@ class Extractor:
             text = md.ADMONITION.sub("", inline.content) if kind == "note" else inline.content
             shift = len(inline.content) - len(text)
             pos = 0
-            for m in find_markers(text, self.bare):
+            for m in find_markers(md.masked(inline)[shift:], self.bare):  # never in code or HTML
                 line = self.line_of(inline, m.start + shift)
                 if m.error:
                     self.report.error(self.rel_path, line, m.error)

@@ -21,11 +21,42 @@ BREAK_TAG = re.compile(r"^<br\s*/?>$", re.IGNORECASE)
 
 @lru_cache(maxsize=1)
 def parser():
-    return MarkdownIt("commonmark").enable(["table", "strikethrough"]).use(footnote_plugin)
+    md = MarkdownIt("commonmark").enable(["table", "strikethrough"]).use(footnote_plugin)
+    ruler = md.inline.ruler
+    for name in ("backticks", "html_inline"):  # code spans and inline HTML note where they are in their paragraph
+        ruler.at(name, with_span(ruler.__rules__[ruler.__find__(name)].fn))
+    md.block.tokenize = note_too_deep(md.block.tokenize, md.options.maxNesting)
+    return md
+
+
+def with_span(rule):
+    """An inline rule that also records in its token's meta the (start, end) of its source in the paragraph."""
+
+    def spanned(state, silent):
+        start, count = state.pos, len(state.tokens)
+        if not rule(state, silent):
+            return False
+        if not silent and len(state.tokens) > count and state.tokens[-1].type in ("code_inline", "html_inline"):
+            state.tokens[-1].meta["span"] = (start, state.pos)
+        return True
+
+    return spanned
+
+
+def note_too_deep(tokenize, limit):
+    """markdown-it skips what is nested deeper than its limit (lists, blockquotes); note the first line skipped."""
+
+    def tokenize_noting(state, start, end):
+        if state.level >= limit and (line := state.skipEmptyLines(start)) < end:
+            state.env.setdefault("too_deep", []).append(line)
+        tokenize(state, start, end)
+
+    return tokenize_noting
 
 
 def parse(body):
-    """Block tokens and the env that holds footnote definitions."""
+    """Block tokens and the env that holds footnote definitions (and ``too_deep``: the first line of each
+    passage nested too deeply to be read)."""
     env = {}
     return parser().parse(callouts_as_notes(body), env), env
 
@@ -48,6 +79,20 @@ def callouts_as_notes(body):
         elif m := FENCE.match(line):
             fence = m[1]
     return "\n".join(lines)
+
+
+def masked(inline):
+    """An inline token's source with its code spans and inline HTML (comments too) blanked out, newlines kept:
+    the same length and lines, so offsets still point into the source. Markers are never read there."""
+    text = inline.content
+    spans = [c.meta["span"] for c in inline.children or () if c.meta and "span" in c.meta]
+    if not spans:
+        return text
+    out, pos = [], 0
+    for start, end in spans:
+        out += [text[pos:start], re.sub(r"[^\n]", " ", text[start:end])]
+        pos = end
+    return "".join(out) + text[pos:]
 
 
 def inline_text(children):
@@ -83,17 +128,18 @@ def children_of(part):
 
 
 def child_links(children):
-    """(href, text) of the links among already parsed inline tokens."""
-    found = []
-    children = children or []
-    for i, t in enumerate(children):
+    """(href, text) of the links among already parsed inline tokens, in one pass (links never nest)."""
+    found, href, text = [], None, None
+    for t in children or ():
         if t.type == "link_open":
-            text = []
-            for c in children[i + 1 :]:
-                if c.type == "link_close":
-                    break
-                text.append(c.content)
-            found.append((t.attrs.get("href", ""), "".join(text).strip()))
+            href, text = t.attrs.get("href", ""), []
+        elif t.type == "link_close" and text is not None:
+            found.append((href, "".join(text).strip()))
+            text = None
+        elif text is not None:
+            text.append(t.content)
+    if text is not None:
+        found.append((href, "".join(text).strip()))
     return found
 
 

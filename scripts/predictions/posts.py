@@ -11,8 +11,10 @@ import hashlib
 import os
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import yaml
 
@@ -21,6 +23,10 @@ TAG_GROUP = re.compile(r"^\s+#\s*(?P<group>.+?)(?:(?<=\S)\s*+|(?<!\S))$")
 TAG_ITEM = re.compile(r"^\s+-\s")
 TOP_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:")
 MAX_BYTES = 5 * 1024 * 1024
+# A date, optionally followed by a time and a zone (as Hugo and Jekyll write them); nothing else after it.
+DATE_TEXT = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})"
+                       r"(?:[Tt ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[Zz]|[+-]\d{2}:?\d{2})?)?")
+URL_SAFE = "/:@!$&'()*+,;=~-._%"  # kept as written in a URL path; anything else is percent-encoded
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same results, faster
 
 
@@ -106,9 +112,9 @@ def as_date(value):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    if isinstance(value, str):
+    if isinstance(value, str) and (m := DATE_TEXT.fullmatch(value.strip())):
         try:
-            return dt.date.fromisoformat(value.strip()[:10])
+            return dt.date.fromisoformat(m["date"])
         except ValueError:
             return None
     return None
@@ -120,12 +126,17 @@ def display(path):
     return rel if rel.count("..") <= 3 else str(path)
 
 
-def read_post(path, rel_path, report):
-    """Read one file into a Post, or report why it cannot be read and return None."""
+def read_post(path, rel_path, report, root=None):
+    """Read one file into a Post, or report why it cannot be read and return None. A file reached through a link
+    from outside the content root (when given) is refused: it is not part of the site."""
     shown = display(path)
     try:
         if not path.is_file():
             report.error(shown, None, "not a regular file (a pipe, device or broken link?): remove it")
+            return None
+        if root is not None and path.is_symlink() and not path.resolve().is_relative_to(Path(root).resolve()):
+            report.error(shown, None, f"a link to a file outside the content root ({path.resolve()}): it is not "
+                         "published; copy the file into the content root, or remove the link")
             return None
         size = path.stat().st_size  # checked before reading, so a huge file is never loaded
         data = path.read_bytes() if size <= MAX_BYTES else None
@@ -237,11 +248,23 @@ def finish(post, report):
                      f"front matter `{key}` is {kind(key, meta[key])}, not {SHAPES[key]}")
     if wrong:
         return None
+    for key in SHAPES:
+        if (char := control_character(meta.get(key))) is not None:
+            report.error(post.shown, post.meta_lines.get(key),
+                         f"front matter `{key}` holds a control character (U+{ord(char):04X}): remove it")
+            return None
     if meta.get("slug"):
         post.slug = str(meta["slug"])
         post.url_path = "/".join(post.url_path.rstrip("/").split("/")[:-1] + [post.slug]) + "/"
+    if problem := slug_problem(post.slug):
+        where = "front matter `slug`" if meta.get("slug") else "the file name"
+        report.error(post.shown, post.meta_lines.get("slug") if meta.get("slug") else None,
+                     f"{where} gives the slug {post.slug!r}, which {problem}: it would break prediction ids, resolution "
+                     "files and URLs; " + ("write a plain name" if meta.get("slug") else "rename the file or set `slug:`"))
+        return None
     if meta.get("url"):
         post.url_path = str(meta["url"]).strip("/") + "/"
+    post.url_path = quote(post.url_path, safe=URL_SAFE)
     if "date" in meta:
         post.date = as_date(meta["date"])
         if post.date is None:
@@ -250,8 +273,37 @@ def finish(post, report):
             return None
     elif m := JEKYLL_POST.match(post.path.stem):
         post.date = as_date(m["date"])
-    if "resolves_by" in meta and as_date(meta["resolves_by"]) is None:
+    if "resolves_by" in meta and (resolves_by := as_date(meta["resolves_by"])) is None:
         report.error(post.shown, post.meta_lines.get("resolves_by"),
                      f"resolves_by {meta['resolves_by']!r} is not a date: write it as YYYY-MM-DD")
         return None
+    if "resolves_by" in meta and post.date and resolves_by < post.date:
+        report.error(post.shown, post.meta_lines.get("resolves_by"),
+                     f"resolves_by {resolves_by} is before the post's date {post.date}: a forecast resolves after it "
+                     "is made; fix one of the two dates")
+        return None
     return post
+
+
+def slug_problem(slug):
+    """Why a slug cannot be an id and a file name, or None."""
+    if not slug.strip():
+        return "is empty"
+    if "/" in slug or "\\" in slug:
+        return "holds a / or \\"
+    if slug.startswith("."):
+        return "starts with a dot"
+    if (char := control_character(slug, allowed="")) is not None:
+        return f"holds a control character (U+{ord(char):04X})"
+    return None
+
+
+def control_character(value, allowed="\t\n\r"):
+    """The first control character (NUL, escape, ...) in a front matter value, its lists and mappings, or None."""
+    if isinstance(value, str):
+        return next((c for c in value if c not in allowed and unicodedata.category(c) in ("Cc", "Cs")), None)
+    if isinstance(value, list):
+        return next((c for v in value if (c := control_character(v, allowed)) is not None), None)
+    if isinstance(value, dict):
+        return next((c for v in value.values() if (c := control_character(v, allowed)) is not None), None)
+    return None

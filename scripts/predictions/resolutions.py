@@ -24,11 +24,12 @@ from pathlib import Path
 
 import yaml
 
-from .posts import display
+from .posts import MAX_BYTES, display
 from .schema import OUTCOMES
 
 VALUES = {"true": 1.0, "false": 0.0}
 JUDGES = ("author", "maintainer", "third party")
+EXTENSIONS = (".yml", ".yaml")
 FIELDS = ("outcome", "value", "resolved_on", "verdict", "note", "judged_by", "evidence", "condition")
 
 
@@ -80,8 +81,11 @@ class FileReader:
 
     def read(self):
         self.text = ""
+        data = self.read_bytes()
+        if data is None:
+            return {}, {}
         try:
-            self.text = self.path.read_text(encoding="utf-8-sig")
+            self.text = data.decode("utf-8-sig")
             root = yaml.compose(self.text, Loader=yaml.SafeLoader)
         except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as e:
             e = "nested too deeply" if isinstance(e, RecursionError) else e
@@ -114,6 +118,26 @@ class FileReader:
             if entry:
                 found[pid] = (entry, self.line(key_node.start_mark))
         return {pid: r for pid, (r, _) in found.items()}, conditions
+
+    def read_bytes(self):
+        """The file's bytes, or None (reported) for what is not a regular file of at most MAX_BYTES."""
+        shown = display(self.path)
+        try:
+            if not self.path.is_file():  # a pipe would block the build forever; a folder cannot be read
+                self.report.error(shown, None, "not a regular file (a folder, a pipe or a broken link?): remove it or "
+                                  "rename it so it does not end in .yml")
+                return None
+            size = self.path.stat().st_size  # checked before reading, so a huge file is never loaded
+            data = self.path.read_bytes() if size <= MAX_BYTES else None
+        except OSError as e:
+            self.report.error(shown, None, f"cannot read the file ({e.strerror or e}): check its permissions")
+            return None
+        if data is None or len(data) > MAX_BYTES:
+            size = size if data is None else len(data)
+            self.report.error(shown, None, f"file is {size:,} bytes, over the {MAX_BYTES:,}-byte limit for a resolution "
+                              "file: shorten its notes (link to long evidence instead)")
+            return None
+        return data
 
     def mapping(self, node, what, pairs=False):
         if not isinstance(node, yaml.MappingNode):
@@ -215,20 +239,45 @@ class FileReader:
 
 
 def load_dir(folder, known, posts, report):
-    """Resolutions and conditions from every *.yml in the folder; files for posts not built are skipped."""
-    resolutions, conditions = {}, {}
-    folder = Path(folder)
-    if not folder.is_dir():
-        return resolutions, conditions
-    for path in sorted(folder.glob("*.y*ml")):
+    """Resolutions and conditions from every <post>.yml (or .yaml) in the folder; files for posts not built, and
+    files that are not .yml/.yaml, are skipped with a warning. A post with two files, and a prediction resolved
+    in two files, are errors."""
+    resolutions, conditions, seen = {}, {}, {}
+    for path in resolution_files(folder, report):
         if path.stem not in posts:
             report.warn("resolution-file-skipped", display(path), None,
                         f"no post {path.stem!r} in this build: resolution file skipped")
             continue
         found, conds = FileReader(path, known, report).read()
-        resolutions.update(found)
+        for pid, r in found.items():
+            if pid in seen:
+                report.error(display(path), r.source_line, f"{pid} is also resolved in {seen[pid]}: keep one entry")
+                continue
+            seen[pid] = f"{display(path)}:{r.source_line}"
+            resolutions[pid] = r
         conditions.update(conds)
     return resolutions, conditions
+
+
+def resolution_files(folder, report):
+    """The folder's resolution files, one per post, sorted; hidden files (lock files, editors' swap files) are
+    left out, other names are skipped with a warning."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    files = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("."):
+            continue
+        if path.suffix not in EXTENSIONS:
+            report.warn("resolution-file-skipped", display(path), None,
+                        f"not a resolution file (only {' and '.join(EXTENSIONS)} files are read): skipped")
+        elif path.stem in files:
+            report.error(display(path), None, f"{files[path.stem].name} also holds the resolutions of {path.stem!r}: "
+                         "keep one file per post (merge them)")
+        else:
+            files[path.stem] = path
+    return list(files.values())
 
 
 def merge(from_reviews, from_files, conditions, report):

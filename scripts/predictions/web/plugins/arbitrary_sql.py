@@ -1,0 +1,102 @@
+"""Arbitrary SQL gets a small share of the server, so it never stalls the canned queries and pages.
+
+A request carrying SQL written by the visitor (``?sql=`` on a database, ``?_where=`` on a table) is
+- stopped after TIME_LIMIT_MS (Datasette's own ``_timelimit``, which can only lower sql_time_limit_ms);
+- refused at once with HTTP 429 and ``Retry-After`` while AT_ONCE such requests are already running, or while
+  queries stopped by the time limit have used up their share of time: SHARE of one thread on average, with
+  bursts of up to BURST_S (a query that finishes in time costs nothing: its time depends on the machine's load
+  as much as on the query).
+So at most one of the num_sql_threads threads is busy with arbitrary SQL, and only a twentieth of the time: the
+others, and the CPU, stay free for the canned queries and pages. Queries that finish in time never touch the
+share; a visitor who floods the site with slow ones gets 429s, and so, while it lasts, does everyone's
+arbitrary SQL (the canned queries and pages never do). Thirty slow queries sent at once stalled the canned
+queries for 41 s before this (issue 15); benchmarks/load.py measures it.
+"""
+
+import json
+import math
+import time
+from urllib.parse import parse_qsl
+
+from datasette import hookimpl
+
+AT_ONCE = 1
+TIME_LIMIT_MS = 1000
+SHARE = 0.05  # seconds of arbitrary SQL stopped by the time limit per second, on average
+BURST_S = 2.0  # seconds of it that may run back to back before SHARE applies
+ARBITRARY = ("sql", "_where")
+
+
+def arbitrary(scope):
+    """Whether the request runs SQL the visitor wrote."""
+    pairs = parse_qsl(scope["query_string"].decode("latin-1"), encoding="latin-1") if scope["type"] == "http" else []
+    return any(k in ARBITRARY for k, _ in pairs)
+
+
+def limited_query(query_string):
+    """The raw query string with ``_timelimit`` set to at most TIME_LIMIT_MS (a lower one asked for is kept)."""
+    parts = query_string.split(b"&")
+    asked = [int(p[11:]) for p in parts if p.startswith(b"_timelimit=") and p[11:].isdigit()]
+    kept = [p for p in parts if p and p.split(b"=")[0] != b"_timelimit"]
+    return b"&".join([*kept, b"_timelimit=%d" % min([TIME_LIMIT_MS, *asked])])
+
+
+class Share:
+    """The time arbitrary SQL may still use: refilled at SHARE per second up to BURST_S, spent as it runs."""
+
+    def __init__(self):
+        self.left, self.at, self.running = BURST_S, time.monotonic(), 0
+
+    def refill(self):
+        now = time.monotonic()
+        self.left, self.at = min(BURST_S, self.left + (now - self.at) * SHARE), now
+
+    def wait_s(self):
+        """0 when a query may start now, else the seconds to wait."""
+        self.refill()
+        if self.running >= AT_ONCE:
+            return 1
+        if self.left > 0:
+            return 0
+        return (math.ceil(-self.left / SHARE) or 1) if SHARE > 0 else 60
+
+
+async def busy(scope, send, wait):
+    message = (f"Too many SQL queries: queries written by visitors run one at a time and share {SHARE:.0%} of the "
+               f"server's time. Try again in {wait} s.")
+    as_json = scope["path"].endswith(".json")
+    body = json.dumps({"ok": False, "error": message, "status": 429, "title": "Too many requests"}) if as_json else message
+    await send({"type": "http.response.start", "status": 429, "headers": [
+        (b"content-type", b"application/json; charset=utf-8" if as_json else b"text/plain; charset=utf-8"),
+        (b"retry-after", str(wait).encode()), (b"access-control-allow-origin", b"*")]})
+    await send({"type": "http.response.body", "body": body.encode("utf-8")})
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    def wrap(app):
+        share = Share()
+
+        async def shared(scope, receive, send):
+            if not arbitrary(scope):
+                return await app(scope, receive, send)
+            if wait := share.wait_s():
+                return await busy(scope, send, wait)
+            share.running += 1
+            stopped = []
+
+            async def watch(message):  # Datasette answers a query it interrupted with 400 "... took too long"
+                if message["type"] == "http.response.body" and b"too long" in message.get("body", b""):
+                    stopped.append(True)
+                await send(message)
+
+            try:
+                await app({**scope, "query_string": limited_query(scope["query_string"])}, receive, watch)
+            finally:
+                share.running -= 1
+                share.refill()
+                share.left -= TIME_LIMIT_MS / 1000 if stopped else 0  # what it took of an SQL thread
+
+        return shared
+
+    return wrap
