@@ -7,10 +7,13 @@ into docs/screenshots/:
   calibration.png          the calibration plot alone, folded, 10-point buckets
   prediction.png           a resolved prediction's own page
   nothing-resolved.png     / of the bundled post, where every forecast is still open
+  registry.png             / of the published dataset (datasets/published-forecasts: five blogs), built offline
+                           from ../shared/corpus through PREDICTIONS_FROM
 The verdicts' emoji need a colour emoji font (Debian: apt-get install fonts-noto-color-emoji).
 """
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -20,7 +23,7 @@ from playwright.sync_api import sync_playwright
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import CORPUS, serving  # noqa: E402  (the tests' way to run a real `predictions serve`)
+from conftest import CORPUS, SHARED, serving  # noqa: E402  (the tests' way to run a real `predictions serve`)
 
 PREDICTIONS = Path(sys.executable).with_name("predictions")
 CHROMIUM = "/usr/bin/chromium"
@@ -66,6 +69,13 @@ def main(argv=None):
             (tmp / "bundled").mkdir()
             with serving([PREDICTIONS, "serve", "--db", tmp / "bundled" / "data.db"], tmp / "bundled.log") as base:
                 shoot(browser, f"{base}/", args.out / "nothing-resolved.png", CHARTS_DRAWN)
+            (tmp / "registry").mkdir()
+            local = {"aimlbling-about": "aimlbling-about", "blog-urth-org": "blog.urth.org",
+                     "seinmastudios": "seinmastudios.com", "czinn-web": "czinn-web", "erwald-blog": "erwald-blog"}
+            os.environ["PREDICTIONS_FROM"] = " ".join(f"{k}={SHARED / 'corpus' / v}" for k, v in local.items())
+            registry = [PREDICTIONS, "serve", "--db", tmp / "registry" / "data.db"]
+            with serving(registry, tmp / "registry.log", cwd=ROOT / "datasets" / "published-forecasts") as base:
+                shoot(browser, f"{base}/", args.out / "registry.png", CHARTS_DRAWN)
         finally:
             browser.close()
 

@@ -27,10 +27,24 @@ BURST_S = 2.0  # seconds of it that may run back to back before SHARE applies
 ARBITRARY = ("sql", "_where")
 
 
-def arbitrary(scope):
-    """Whether the request runs SQL the visitor wrote."""
-    pairs = parse_qsl(scope["query_string"].decode("latin-1"), encoding="latin-1") if scope["type"] == "http" else []
-    return any(k in ARBITRARY for k, _ in pairs)
+def normal(sql):
+    return " ".join(sql.split())
+
+
+def declared(metadata):
+    """The SQL the site itself declares: its canned queries and its dashboards' charts (which datasette-dashboards
+    fetches with ?sql=): not written by a visitor, so never limited."""
+    found = {q.get("sql") for db in (metadata.get("databases") or {}).values()
+             for q in (db.get("queries") or {}).values() if isinstance(q, dict)}
+    for board in ((metadata.get("plugins") or {}).get("datasette-dashboards") or {}).values():
+        found |= {c.get("query") for c in (board.get("charts") or {}).values() if isinstance(c, dict)}
+    return {normal(q) for q in found if q}
+
+
+def arbitrary(scope, site_sql=frozenset()):
+    """Whether the request runs SQL the visitor wrote (not one of the site's own queries)."""
+    pairs = parse_qsl(scope["query_string"].decode("utf-8", "replace")) if scope["type"] == "http" else []
+    return any(k == "_where" or (k == "sql" and normal(v) not in site_sql) for k, v in pairs)
 
 
 def limited_query(query_string):
@@ -76,9 +90,10 @@ async def busy(scope, send, wait):
 def asgi_wrapper(datasette):
     def wrap(app):
         share = Share()
+        site_sql = declared(datasette.metadata() or {})
 
         async def shared(scope, receive, send):
-            if not arbitrary(scope):
+            if not arbitrary(scope, site_sql):
                 return await app(scope, receive, send)
             if wait := share.wait_s():
                 return await busy(scope, send, wait)
