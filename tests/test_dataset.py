@@ -329,3 +329,29 @@ def test_the_publishing_workflow_runs_its_steps_here_and_deploys_only_a_changed_
         step("Did the database change?")
     assert (tmp_path / "output").read_text().splitlines()[-1] == "deploy=false"  # the live site has this database
     assert steps["Deploy to Fly"]["if"] == "steps.changed.outputs.deploy == 'true'"
+
+
+def test_the_track_record_shows_the_history_flags_of_a_git_source(tmp_path):
+    folder = history_dataset(tmp_path / "flags")
+    run(folder, "fetch")
+    run(folder, "build", "--quiet")
+    page = run(folder, "serve", "--get", "/-/metadata.json").output
+    charts = json.loads(page[page.index("{"):])["plugins"]["datasette-dashboards"]["track-record"]["charts"]
+    sql = charts["published_late"]["query"]
+    assert charts["probability_changed"]["query"] == sql
+    params = dict.fromkeys(("post", "year", "tag", "author"), "")
+    # SOURCE.md: predictions-2026 (12 forecasts) first published 2026-01-03, after its year began; predictions-2025
+    # (13) on 2025-01-01; no stated probability ever changed
+    assert query_params(folder / "data.db", sql, params) == [("12 of 25", "0 of 25")]
+    assert query_params(folder / "data.db", sql, params | {"year": "2025"}) == [("0 of 13", "0 of 13")]
+    plain = blog(tmp_path / "rain")
+    run(plain, "build", "--quiet")
+    assert query_params(plain / "data.db", sql, params) == [("no git history", "no git history")]
+
+
+def query_params(db, sql, params):
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
