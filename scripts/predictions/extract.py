@@ -121,13 +121,7 @@ class Extractor:
         return self.out
 
     def close_of(self, i):
-        """Index of the token that closes the block opened at i."""
-        depth = 0
-        for j in range(i, len(self.tokens)):
-            depth += self.tokens[j].nesting
-            if depth == 0:
-                return j
-        return len(self.tokens) - 1
+        return md.close_of(self.tokens, i)
 
     def inlines(self, start, end):
         return [t for t in self.tokens[start:end] if t.type == "inline"]

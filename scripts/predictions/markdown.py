@@ -159,3 +159,13 @@ def domain(url):
         return None
     host = urlsplit(url).hostname or None
     return host[4:] if host and host.startswith("www.") else host
+
+
+def close_of(tokens, i):
+    """Index of the token that closes the block opened at tokens[i] (the last token if it is never closed)."""
+    depth = 0
+    for j in range(i, len(tokens)):
+        depth += tokens[j].nesting
+        if depth == 0:
+            return j
+    return len(tokens) - 1

@@ -16,6 +16,7 @@ import re
 import shutil
 from pathlib import Path
 
+from .database import pid_alive
 from .errors import OutputError
 
 MANIFEST = ".predictions-manifest.json"
@@ -85,16 +86,6 @@ def remove_stale(out):
         m = TEMP.match(p.name)
         if m and m["name"] == out.name and not pid_alive(int(m["pid"])):
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def write_folder(out, files, made_by, keep=lambda name: False):

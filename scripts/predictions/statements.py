@@ -174,12 +174,7 @@ class Walker:
         return self.items
 
     def close_of(self, i):
-        depth = 0
-        for j in range(i, len(self.tokens)):
-            depth += self.tokens[j].nesting
-            if depth == 0:
-                return j
-        return len(self.tokens) - 1
+        return md.close_of(self.tokens, i)
 
     def walk(self, start, end, quoted):
         i = start
