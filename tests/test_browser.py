@@ -3,6 +3,7 @@
 No mocks and no skips: without /usr/bin/chromium (`make chromium` installs it) these tests fail.
 """
 
+import contextlib
 import json
 import re
 import sqlite3
@@ -52,30 +53,37 @@ HUES = """() => {
 }"""
 
 
-def test_calibration_chart_draws_in_chromium(server, tmp_path):
+@contextlib.contextmanager
+def browser_page(width=1280, height=1000):
+    """A page of Debian's chromium; yields (page, problems): every page error, console error and failed request."""
     assert Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing: `make chromium` (apt-get install chromium) installs it"
-    url = f"{server}/data/calibration#{QUERIES['calibration']['fragment']}"
     problems = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1000})
+            page = browser.new_page(viewport={"width": width, "height": height})
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
             page.on("console", lambda m: problems.append(f"console error: {m.text}") if m.type == "error" else None)
             page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-            page.goto(url)
-            page.wait_for_selector(".vega-embed canvas, .vega-embed svg", timeout=30_000)
-            page.wait_for_function("() => document.querySelector('.vega-embed canvas, .vega-embed svg .mark-symbol')",
-                                   timeout=30_000)
-            page.wait_for_timeout(500)  # let vega finish its first render
-            hues = page.evaluate(HUES)
-            page.screenshot(path=tmp_path / "calibration.png", full_page=True)
-            # the chart options are the fragment's: points (never a zig-zag line), mean_probability against
-            # frequency, colour by series
-            assert page.eval_on_selector("input[name=mark][value=circle]", "e => e.checked")
-            assert page.eval_on_selector("select[name=color_column]", "e => e.value") == "series"
+            yield page, problems
         finally:
             browser.close()
+
+
+def test_calibration_chart_draws_in_chromium(server, tmp_path):
+    url = f"{server}/data/calibration#{QUERIES['calibration']['fragment']}"
+    with browser_page(1200) as (page, problems):
+        page.goto(url)
+        page.wait_for_selector(".vega-embed canvas, .vega-embed svg", timeout=30_000)
+        page.wait_for_function("() => document.querySelector('.vega-embed canvas, .vega-embed svg .mark-symbol')",
+                               timeout=30_000)
+        page.wait_for_timeout(500)  # let vega finish its first render
+        hues = page.evaluate(HUES)
+        page.screenshot(path=tmp_path / "calibration.png", full_page=True)
+        # the chart options are the fragment's: points (never a zig-zag line), mean_probability against
+        # frequency, colour by series
+        assert page.eval_on_selector("input[name=mark][value=circle]", "e => e.checked")
+        assert page.eval_on_selector("select[name=color_column]", "e => e.value") == "series"
     assert problems == []
     drawn = {h: n for h, n in hues.items() if n >= 40}
     assert len(drawn) >= 2, f"expected two coloured series, got pixel counts by hue {hues}"
@@ -110,25 +118,15 @@ def fields(label):
 
 def load_track_record(url, screenshot=None):
     """Open the page in chromium, wait for every chart, return what it drew and every error it logged."""
-    assert Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing: `make chromium` (apt-get install chromium) installs it"
-    problems = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            page.on("console", lambda m: problems.append(f"console error: {m.text}") if m.type == "error" else None)
-            page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-            page.goto(url)
-            # every card drew something: an SVG chart, a metric, a table or the Markdown text
-            page.wait_for_function("""() => [...document.querySelectorAll('.dashboard-card-chart')]
-                                         .every(c => c.querySelector('svg g.role-mark, p, table'))""", timeout=30_000)
-            page.wait_for_timeout(300)
-            drawn = page.evaluate(READ_DASHBOARD)
-            if screenshot:
-                page.screenshot(path=screenshot, full_page=True)
-        finally:
-            browser.close()
+    with browser_page() as (page, problems):
+        page.goto(url)
+        # every card drew something: an SVG chart, a metric, a table or the Markdown text
+        page.wait_for_function("""() => [...document.querySelectorAll('.dashboard-card-chart')]
+                                     .every(c => c.querySelector('svg g.role-mark, p, table'))""", timeout=30_000)
+        page.wait_for_timeout(300)
+        drawn = page.evaluate(READ_DASHBOARD)
+        if screenshot:
+            page.screenshot(path=screenshot, full_page=True)
     return drawn, problems
 
 
@@ -223,17 +221,12 @@ def test_tables_fit_a_1280_px_screen(server):
               outcome: right('outcome'), spiegelhalter_z: right('spiegelhalter_z'), brier: right('brier_0_1'),
               text: text ? text.getBoundingClientRect().width : null, page: document.documentElement.scrollWidth};
     }"""
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            sizes = {}
-            for path in ("/data/scores", "/data/scores_by", "/data/prediction_overview", "/data/prediction_status",
-                         "/data/predictions", "/data/open"):
-                page.goto(server + path)
-                sizes[path] = page.evaluate(measure)
-        finally:
-            browser.close()
+    with browser_page(1280, 900) as (page, _problems):
+        sizes = {}
+        for path in ("/data/scores", "/data/scores_by", "/data/prediction_overview", "/data/prediction_status",
+                     "/data/predictions", "/data/open"):
+            page.goto(server + path)
+            sizes[path] = page.evaluate(measure)
     assert sizes["/data/scores"]["table"] <= 1280 and sizes["/data/scores"]["spiegelhalter_z"] <= 1280, sizes
     # 29 columns per group: the label, counts and the Brier score come first and fit, the rest scroll in their box
     assert sizes["/data/scores_by"]["brier"] <= 1280, sizes

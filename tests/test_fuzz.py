@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from conftest import record_figures, write_site
 from predictions import build as pipeline
 from predictions import database
-from predictions.errors import InputError, Report
+from predictions.errors import InputError, Report, display
 from predictions.extract import extract
 from predictions.markers import find_markers, read_value
-from predictions.posts import display, read_post
+from predictions.posts import read_post
 from predictions.resolutions import FileReader
 
 EXAMPLES = 300

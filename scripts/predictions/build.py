@@ -12,15 +12,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import claims as claiming
-from . import config, database, grading, reviews, scoring, statements, trackers
+from . import database, grading, reviews, scoring, statements, trackers
 from . import markdown as md
 from . import resolutions as res
 from . import styles as styling
 from .cache import Cache, cache_path
-from .errors import InputError, Problem, Report
+from .errors import InputError, Problem, Report, display
 from .extract import extract, extract_post
 from .history import History
-from .posts import as_date, discover, display, read_post
+from .posts import as_date, discover, read_post
 from .site import load_site, source_site
 
 YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
@@ -112,7 +112,7 @@ def collect_dataset(dataset, history=None, **options):
     styles = {}
     for source, site in zip(blogs, sites, strict=True):
         if source.styles:
-            where = f"{config.display(dataset.config_path) if dataset.config_path else 'predictions.toml'}: " \
+            where = f"{display(dataset.config_path) if dataset.config_path else 'predictions.toml'}: " \
                     f"source {source.name!r}"
             styles[site.content_root] = styling.Style.from_config(source.styles, where)
     if options.get("claims_dir") is None and (dataset.folder / "claims").is_dir():

@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 
 import yaml
 
-from .posts import display
+from .errors import display
 
 FOLDINGS = ("folded", "unfolded")
 KEYS = ("post", "url", "folding", "claims")

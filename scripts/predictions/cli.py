@@ -6,6 +6,7 @@ directory upward, or ``--config FILE``; with none, the current directory. ``--co
 """
 
 import difflib
+import re
 import sys
 from pathlib import Path
 
@@ -13,10 +14,11 @@ import click
 
 from . import build as pipeline
 from . import config, gitsources
-from .errors import InputError
+from .errors import InputError, display
 from .resolutions import JUDGES
 from .resolve import record, resolution_path
 from .schema import OUTCOMES
+from .sitemeta import site_metadata
 from .workflow import WORKFLOW
 
 
@@ -134,7 +136,7 @@ def build(ctx, db_path, content, resolutions, drafts, base_url, quiet, full, cla
     if not quiet:
         for _kind, problem in corpus.report.warnings:
             click.echo(f"warning: {problem}", err=True)
-    click.echo(f"wrote {config.display(dataset.db_path)}")
+    click.echo(f"wrote {display(dataset.db_path)}")
     for line in summary(corpus):
         click.echo(line)
     click.echo(f"incremental: reused the parsed work of {cache.hits} unchanged posts, parsed {cache.misses}")
@@ -189,17 +191,17 @@ def init(force):
     here = Path.cwd()
     target = here / config.CONFIG_NAME
     if target.exists() and not force:
-        raise click.ClickException(f"{config.display(target)} exists already (use --force to replace it)")
+        raise click.ClickException(f"{display(target)} exists already (use --force to replace it)")
     found = detect(here)
     for line in found.notes:
         click.echo(line)
     target.write_text(render(found), encoding="utf-8")
-    click.echo(f"wrote {config.display(target)}: check it, then run `predictions build` and `predictions serve`")
+    click.echo(f"wrote {display(target)}: check it, then run `predictions build` and `predictions serve`")
 
 
 def url_list(ctx, param, values):
     for value in values:
-        if not gitsources.re.match(r"^https?://[^\s/$.?#][^\s]*$", value):
+        if not re.match(r"^https?://[^\s/$.?#][^\s]*$", value):
             raise click.BadParameter(f"{value!r} is not a URL (write it as https://...)", param=param)
     return values
 
@@ -242,9 +244,9 @@ def resolve(ctx, prediction_id, outcome, value, note, sources, on, verdict, judg
     except InputError as e:
         for problem in e.problems:
             click.echo(f"error: {problem}", err=True)
-        click.echo(f"{config.display(resolution_path(folder, prediction_id.split('/')[0]))} left as it was.", err=True)
+        click.echo(f"{display(resolution_path(folder, prediction_id.split('/')[0]))} left as it was.", err=True)
         sys.exit(1)
-    click.echo(f"recorded {prediction_id}: {outcome} in {config.display(path)}")
+    click.echo(f"recorded {prediction_id}: {outcome} in {display(path)}")
 
 
 @cli.command()
@@ -270,26 +272,15 @@ def export(ctx, db_path, out, metadata, url, excel_safe, fmt):
     out = Path(out) if out else dataset.build_dir
     if fmt == "fatebook":
         n, others = export_fatebook(dataset.db_path, out)
-        click.echo(f"wrote {n} predictions to {config.display(out / FATEBOOK_FILE)} for Fatebook's spreadsheet import")
+        click.echo(f"wrote {n} predictions to {display(out / FATEBOOK_FILE)} for Fatebook's spreadsheet import")
     else:
-        outputs, _, others = export_all(dataset.db_path, out, site_meta(dataset, metadata), url, excel_safe)
+        meta = site_metadata(dataset, dataset.db_path, metadata)
+        outputs, _, others = export_all(dataset.db_path, out, meta, url, excel_safe)
         tables = sum(1 for n in outputs if n.endswith(".csv"))
         click.echo(f"wrote {len(outputs)} files ({tables} tables and views as CSV and JSON Lines) to "
-                   f"{config.display(out)}")
+                   f"{display(out)}")
     if others:
         click.echo(f"left alone (not written by predictions export): {', '.join(others)}")
-
-
-def site_meta(dataset, metadata=None):
-    """The dataset's site metadata, with an extra metadata.yml merged over it."""
-    from .sitemeta import merge, site_metadata
-
-    meta = site_metadata(dataset, dataset.db_path)
-    if metadata:
-        import yaml
-
-        meta = merge(meta, yaml.safe_load(Path(metadata).read_text(encoding="utf-8")) or {})
-    return meta
 
 
 @cli.command()
@@ -312,7 +303,7 @@ def serve(ctx, db_path, host, port, metadata, get_path, content, resolutions, dr
     dataset = ctx.dataset(content, resolutions, db_path)
     action, why = site.plan(dataset)
     if action == "build":
-        click.echo(f"building {config.display(dataset.db_path)} ({why})", err=True)
+        click.echo(f"building {display(dataset.db_path)} ({why})", err=True)
         try:
             pipeline.write(dataset, drafts=drafts, base_url=base_url)
         except InputError as e:
@@ -373,7 +364,7 @@ def publish(ctx, db_path, out, workflow, site_url, package, metadata, app, url, 
         from .workflow import write_workflow
 
         try:
-            click.echo(f"wrote {config.display(write_workflow(dataset.folder, package, site_url))}")
+            click.echo(f"wrote {display(write_workflow(dataset.folder, package, site_url))}")
         except FileExistsError as e:
             raise click.ClickException(str(e)) from None
         return
@@ -381,7 +372,8 @@ def publish(ctx, db_path, out, workflow, site_url, package, metadata, app, url, 
         raise click.UsageError("--out DIR names the site folder to write (or --workflow for the workflow)")
     if image and not PINNED.match(image):
         raise click.BadParameter("give the image with its digest: name@sha256:<64 hex digits>", param_hint="--base-image")
-    changed, others = publish_site(dataset.db_path, out, site_meta(dataset, metadata), app, url, image=image)
+    meta = site_metadata(dataset, dataset.db_path, metadata)
+    changed, others = publish_site(dataset.db_path, out, meta, app, url, image=image)
     if not PINNED.match(base_image(image)):
         click.echo("warning: the Dockerfile's base image is not pinned by digest: set publish.BASE_IMAGE_DIGEST or "
                    "pass --base-image name@sha256:<digest>", err=True)

@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import InputError, Problem
+from .errors import InputError, Problem, display
 
 CONFIG_NAME = "predictions.toml"
 CACHE_DIR = ".predictions"
@@ -97,12 +97,6 @@ class Dataset:
         """The dataset's own additions to the site's metadata, when it has them."""
         path = self.folder / "metadata.yml"
         return path if path.is_file() else None
-
-    def source(self, name):
-        return next((s for s in self.sources if s.name == name), None)
-
-    def content_roots(self):
-        return [s.content_root(self) for s in self.sources if s.kind == "blog"]
 
     def with_content(self, roots):
         """The dataset with its sources replaced by local content folders (the --content option)."""
@@ -278,11 +272,3 @@ def read_source(table, i, folder, bad):
         id_prefix=table.get("id_prefix", ""), repository=table.get("repository"), styles=styles,
     )
 
-
-def display(path):
-    """A path as messages show it: relative to the working directory when it is below it."""
-    path = Path(path)
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)

@@ -1,8 +1,15 @@
 """Problems found in the input, always tied to a file and a line."""
 
+import os
 from dataclasses import dataclass
 
 import click
+
+
+def display(path):
+    """A path for messages: relative to the working directory unless that climbs too far."""
+    rel = os.path.relpath(path)
+    return rel if rel.count("..") <= 3 else str(path)
 
 
 @dataclass(frozen=True, slots=True)

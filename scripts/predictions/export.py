@@ -224,17 +224,23 @@ def package(db, meta, data, url=None):
     return pkg
 
 
-def duties(license_name):
-    """What a license obliges a reuser to do beyond credit, in words (NonCommercial, ShareAlike)."""
+# What a Creative Commons license adds to attribution: (marker in its name, label, the duty in words)
+RESTRICTIONS = (("-NC", None, "non-commercial use only"),
+                ("-SA", "ShareAlike", "share what you make from it under the same license"))
+
+
+def restrictions(license_name):
+    """The RESTRICTIONS a license's name carries (CC BY-NC 4.0, CC-BY-SA-4.0, ...)."""
     name = re.sub(r"[\s-]+", "-", license_name or "").upper()
-    found = ["credit the author and link to the source and the license"]
-    if "-NC" in name:
-        found.append("non-commercial use only")
-    if "-SA" in name:
-        found.append("share what you make from it under the same license")
-    if name == "MIT":
-        found = ["keep the copyright and license notice with the data"]
-    return "; ".join(found)
+    return [r for r in RESTRICTIONS if r[0] in name]
+
+
+def duties(license_name):
+    """What a license obliges a reuser to do, in words (credit, then NonCommercial, ShareAlike)."""
+    if re.sub(r"\s+", "", license_name or "").upper() == "MIT":
+        return "keep the copyright and license notice with the data"
+    return "; ".join(["credit the author and link to the source and the license",
+                      *(text for _, _, text in restrictions(license_name))])
 
 
 def source_list(sources):
@@ -316,13 +322,10 @@ the data, so two releases with the same version hold the same rows.
 
 def obligations(pkg):
     """What the licenses oblige a reuser to do beyond attribution, in a sentence."""
-    names = " ".join(x["name"] for x in pkg.get("licenses") or []).upper()
-    duties = []
-    if "-NC" in names:
-        duties.append("Non-commercial use only.")
-    if "-SA" in names:
-        duties.append("ShareAlike: share what you make from it under the same license.")
-    return " ".join(duties) or "Reuse is allowed under the license's terms."
+    found = {r for x in pkg.get("licenses") or [] for r in restrictions(x["name"])}
+    sentences = [f"{label}: {text}." if label else f"{text[0].upper()}{text[1:]}."
+                 for restriction in RESTRICTIONS if restriction in found for _, label, text in [restriction]]
+    return " ".join(sentences) or "Reuse is allowed under the license's terms."
 
 
 def license_md(pkg, legal_codes=()):

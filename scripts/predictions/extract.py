@@ -208,25 +208,10 @@ class Extractor:
 
     def list(self, start, end, parent_id):
         """Each item of a list that holds markers: its own paragraphs, then its nested lists."""
-        i = start + 1
-        while i < end:
-            if self.tokens[i].type != "list_item_open":
-                i += 1
-                continue
-            item_end = self.close_of(i)
-            own, nested, j = [], [], i + 1
-            while j < item_end:
-                t = self.tokens[j]
-                if t.type in ("bullet_list_open", "ordered_list_open"):
-                    nested.append((j, self.close_of(j)))
-                    j = nested[-1][1]
-                elif t.type == "inline":
-                    own.append(t)
-                j += 1
+        for own, nested in md.list_items(self.tokens, start, end):
             last = self.flow(own, "list_item", chain=True, keep_pending=False, parent_id=parent_id)
             for a, b in nested:
                 self.list(a, b, parent_id=last.id if last else parent_id)
-            i = item_end + 1
 
     # -- references -------------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ def git(*args, cwd=None):
     done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"})
     if done.returncode != 0:
-        raise GitError((done.stderr or done.stdout).strip().splitlines()[-1:] or ["git failed"])
+        raise GitError(((done.stderr or done.stdout).strip().splitlines() or ["git failed"])[-1])  # git's last word
     return done.stdout.strip()
 
 
@@ -51,7 +51,7 @@ def fetch(dataset, source, url=None):
             git("clone", "--quiet", "--no-checkout", url, str(tmp))
         except GitError as e:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise InputError([Problem(source.name, None, f"cannot clone {url}: {e.args[0][0] if e.args[0] else e}; "
+            raise InputError([Problem(source.name, None, f"cannot clone {url}: {e}; "
                                       "there is no cached copy to build from (check the URL and the network)")]) from None
         os.replace(tmp, dest)
         action = "cloned"
@@ -61,7 +61,7 @@ def fetch(dataset, source, url=None):
             action = "updated"
         except GitError as e:
             action = "offline"
-            warning = (f"{source.name}: cannot fetch {url} ({e.args[0][0] if e.args[0] else e}); "
+            warning = (f"{source.name}: cannot fetch {url} ({e}); "
                        "building from the cached copy")
     target = resolve_ref(dest, source)
     git("checkout", "--quiet", "--force", "--detach", target, cwd=dest)

@@ -264,8 +264,6 @@ def unreadable(name, checkout, error):
     detail = getattr(error, "stderr", None) or (error.args[0] if error.args else error)
     if isinstance(detail, bytes):
         detail = detail.decode("utf-8", "replace")
-    if isinstance(detail, list):
-        detail = " ".join(detail)
     detail = str(detail).strip().splitlines()[-1] if str(detail).strip() else "git failed"
     return InputError([Problem(name, None, f"cannot read the history of the clone in {checkout} ({detail}): "
                                f"delete that folder and run `predictions fetch` to clone it again")])

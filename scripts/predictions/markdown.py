@@ -169,3 +169,24 @@ def close_of(tokens, i):
         if depth == 0:
             return j
     return len(tokens) - 1
+
+
+def list_items(tokens, start, end):
+    """Each item of the list tokens[start:end]: (its own inline tokens, the (start, end) of each nested list)."""
+    i = start + 1
+    while i < end:
+        if tokens[i].type != "list_item_open":
+            i += 1
+            continue
+        item_end = close_of(tokens, i)
+        own, nested, j = [], [], i + 1
+        while j < item_end:
+            t = tokens[j]
+            if t.type in ("bullet_list_open", "ordered_list_open"):
+                nested.append((j, close_of(tokens, j)))
+                j = nested[-1][1]
+            elif t.type == "inline":
+                own.append(t)
+            j += 1
+        yield own, nested
+        i = item_end + 1

@@ -8,7 +8,6 @@ Jekyll: ``_posts/YYYY-MM-DD-slug.md``, public at ``<base>/YYYY/MM/DD/slug.html``
 
 import datetime as dt
 import hashlib
-import os
 import re
 import tomllib
 import unicodedata
@@ -17,6 +16,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import yaml
+
+from .errors import display
 
 JEKYLL_POST = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})-(?P<slug>.+)$")
 TAG_GROUP = re.compile(r"^\s+#\s*(?P<group>.+?)(?:(?<=\S)\s*+|(?<!\S))$")
@@ -118,12 +119,6 @@ def as_date(value):
         except ValueError:
             return None
     return None
-
-
-def display(path):
-    """A path for messages: relative to the working directory unless that climbs too far."""
-    rel = os.path.relpath(path)
-    return rel if rel.count("..") <= 3 else str(path)
 
 
 def read_post(path, rel_path, report, root=None):

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import yaml
 
-from .posts import MAX_BYTES, display
+from .errors import display
+from .posts import MAX_BYTES
 from .schema import OUTCOMES
 
 VALUES = {"true": 1.0, "false": 0.0}

@@ -109,15 +109,6 @@ def read_verdicts(tokens, sections, body_line, rel_path, report):
     return verdicts
 
 
-def block_end(tokens, i):
-    depth = 0
-    for j in range(i, len(tokens)):
-        depth += tokens[j].nesting
-        if depth == 0:
-            return j
-    return len(tokens) - 1
-
-
 def heading_verdict(tokens, i, section, heads, words, body_line, rel_path, report):
     graded = next((h for h in reversed(heads[:-1]) if h.level < section.level), None)
     start = next((k for k, t in enumerate(tokens) if t.type == "heading_open" and graded and
@@ -138,12 +129,12 @@ def heading_verdict(tokens, i, section, heads, words, body_line, rel_path, repor
 def item_verdict(tokens, i, inline, m, section, body_line, rel_path, report):
     percent, _ = read_value(m["p"])
     rest = [inline.content[m.end() :]]
-    end = block_end(tokens, i)
+    end = md.close_of(tokens, i)
     j = i + 1
     while j < end:
         t = tokens[j]
         if t.type in ("bullet_list_open", "ordered_list_open"):
-            j = block_end(tokens, j)
+            j = md.close_of(tokens, j)
         elif t.type == "inline" and t is not inline:
             rest.append(t)
         j += 1

@@ -16,12 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 from . import site_settings
 from .build import inputs
 from .site import find_config
-from .sitemeta import merge, site_metadata
+from .sitemeta import site_metadata
 
 
 def source_files(dataset):
@@ -90,11 +88,11 @@ def prepare(dataset, metadata):
         tmp.unlink(missing_ok=True)
         tmp.symlink_to(target)
         os.replace(tmp, link)
-    meta = site_metadata(dataset, target)
-    if metadata:
-        meta = merge(meta, yaml.safe_load(Path(metadata).read_text(encoding="utf-8")) or {})
+    meta = site_metadata(dataset, target, metadata)
     write_if_changed(folder / "metadata.json", (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode())
-    subprocess.run(site_settings.inspect_argv(link), check=True, capture_output=True)
+    inspect = site_settings.inspect_path(link)
+    if not inspect.is_file() or inspect.stat().st_mtime < target.stat().st_mtime:  # counts of this very file
+        subprocess.run(site_settings.inspect_argv(link), check=True, capture_output=True)
     return link, folder / "metadata.json"
 
 
@@ -143,16 +141,20 @@ def supervise(dataset, metadata, host, port, echo, poll=1.0):
             else:
                 return child.returncode
         except KeyboardInterrupt:
-            child.terminate()
-            child.wait()
+            stop(child)
             return 0
-        child.terminate()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop(child)
         sys.stdout.flush()
+
+
+def stop(child):
+    """End Datasette: SIGTERM, then SIGKILL if it has not gone within 10 s."""
+    child.terminate()
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def check_site(dataset, metadata=None):

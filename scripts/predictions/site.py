@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from . import gitsources
 from .errors import InputError, Problem
 
 CANDIDATES = [
@@ -129,10 +130,8 @@ def source_site(dataset, source, base_url=None):
     """The Site of a dataset's source: its site config, with what predictions.toml states taking precedence.
 
     Its id is the source's name; a git source records the commit its checkout holds."""
-    from . import gitsources
-
-    if source.git:
-        gitsources.checkout_commit(dataset, source)  # not fetched yet: say so before anything else
+    # a git source not fetched yet: say so before anything else
+    commit = gitsources.checkout_commit(dataset, source) if source.git else None
     config = source.site_root(dataset) / source.site_config if source.site_config else None
     root = source.content_root(dataset)
     if not root.is_dir():
@@ -140,7 +139,7 @@ def source_site(dataset, source, base_url=None):
         raise InputError([Problem(source.name, None, f"no content folder {source.content!r} in {where}: "
                                   "fix `content` (or `root`) of this source in predictions.toml")])
     site = load_site(root, base_url=base_url or source.base_url, title=source.title, config_path=config)
-    commit = gitsources.checkout_commit(dataset, source) if source.git else site.commit
+    commit = commit or site.commit
     checkout = source.checkout(dataset)
     license_file = site.license_file or next((p for name in LICENSE_FILES if (p := checkout / name).is_file()), None)
     return replace(site, id=source.name, author=source.author or site.author, license=source.license or site.license,

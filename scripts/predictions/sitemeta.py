@@ -86,11 +86,12 @@ def dataset_metadata(dataset, sources):
     return meta
 
 
-def site_metadata(dataset, db_path):
-    """The whole metadata for serving db_path as the dataset's site (a dict, ready for Datasette)."""
-    base = yaml.safe_load(site_settings.METADATA.read_text(encoding="utf-8"))
-    meta = merge(base, dataset_metadata(dataset, read_sources(db_path)))
-    extra = dataset.metadata_path if dataset is not None else None
-    if extra:
-        meta = merge(meta, yaml.safe_load(extra.read_text(encoding="utf-8")) or {})
+def site_metadata(dataset, db_path, extra=None):
+    """The whole metadata for serving db_path as the dataset's site (a dict, ready for Datasette): the package's,
+    what the dataset is, the dataset folder's metadata.yml, then `extra` (a metadata.yml given on the command line)."""
+    meta = merge(yaml.safe_load(site_settings.METADATA.read_text(encoding="utf-8")),
+                 dataset_metadata(dataset, read_sources(db_path)))
+    for path in (dataset.metadata_path if dataset is not None else None, extra):
+        if path:
+            meta = merge(meta, yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
     return meta

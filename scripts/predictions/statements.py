@@ -217,32 +217,20 @@ class Walker:
             i += 1
 
     def list(self, start, end, parent, quoted, before):
-        i = start + 1
-        while i < end:
-            if self.tokens[i].type != "list_item_open":
-                i += 1
-                continue
-            item_end = self.close_of(i)
-            item, j, nested = None, i + 1, []
-            while j < item_end:
-                t = self.tokens[j]
-                if t.type in ("bullet_list_open", "ordered_list_open"):
-                    nested.append((j, self.close_of(j)))
-                    j = nested[-1][1]
-                elif t.type == "inline" and item is None:
-                    text, flags = joined(pieces(t.children))
-                    item = Item(text, flags, t.content, self.body_line + t.map[0], self.section, quoted, parent,
-                                links=md.child_links(t.children), footnotes=md.FOOTNOTE_CITE.findall(t.content),
-                                before=before if parent is None else None)
-                    self.items.append(item)
-                    if parent:
-                        parent.children.append(item)
-                elif t.type == "inline":
-                    item.notes.append(md.inline_text(t.children).strip())
-                j += 1
+        for own, nested in md.list_items(self.tokens, start, end):
+            item = None
+            if own:  # the item's first paragraph is its statement; the others are notes on it
+                t = own[0]
+                text, flags = joined(pieces(t.children))
+                item = Item(text, flags, t.content, self.body_line + t.map[0], self.section, quoted, parent,
+                            links=md.child_links(t.children), footnotes=md.FOOTNOTE_CITE.findall(t.content),
+                            before=before if parent is None else None)
+                item.notes += [md.inline_text(n.children).strip() for n in own[1:]]
+                self.items.append(item)
+                if parent:
+                    parent.children.append(item)
             for a, b in nested:
                 self.list(a, b, item or parent, quoted, before)
-            i = item_end + 1
 
     def table(self, start, end, quoted):
         rows, cells = [], None

@@ -27,8 +27,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from . import resolutions as res
+from .errors import display
 from .extract import Extraction, Prediction
-from .posts import Post, display
+from .posts import Post
 from .site import Site
 
 KINDS = ("fatebook-csv", "predictionbook-json", "predictionbook-csv")

@@ -6,6 +6,7 @@ build, test every canned query and table page, prepare the site folder, and depl
 """
 
 WORKFLOW = ".github/workflows/publish-forecasts.yml"
+MARK = "# Written by `predictions publish --workflow`"  # the first line of a workflow this module wrote
 NEW_HASH = "import json; print(json.load(open('site/inspect-data.json'))['data']['hash'])"
 LIVE_HASH = ("import json, sys; "
              "print(next((d.get('hash') or '' for d in json.load(sys.stdin) if d['name'] == 'data'), ''))")
@@ -13,7 +14,7 @@ LIVE_HASH = ("import json, sys; "
 
 def workflow(package="predictions", site_url="https://predictions.fly.dev", cron="17 6 * * *"):
     """The workflow's YAML text. Every `run:` step is plain shell, so a test can run the steps here."""
-    return f"""# Written by `predictions publish --workflow`: fetch the sources, build, test the site, deploy when the
+    return f"""{MARK}: fetch the sources, build, test the site, deploy when the
 # database changed. Set the repository secret FLY_API_TOKEN (or replace the Deploy step, e.g. with
 # `datasette publish cloudrun site/data.db -m site/metadata.yml ...`).
 name: Publish forecasts
@@ -68,8 +69,7 @@ def write_workflow(folder, package="predictions", site_url="https://predictions.
     """Write the workflow into the dataset folder; a different file already there is an error, never replaced."""
     path = folder / WORKFLOW
     text = workflow(package, site_url)
-    if path.exists() and path.read_text(encoding="utf-8") != text and not path.read_text(
-            encoding="utf-8").startswith("# Written by `predictions publish --workflow`"):
+    if path.exists() and not path.read_text(encoding="utf-8").startswith(MARK):
         raise FileExistsError(f"{path} exists and was not written by predictions: move it away first")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
