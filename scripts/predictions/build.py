@@ -37,6 +37,7 @@ class Entry:
     verdicts: list = field(default_factory=list)
     references: int = 0  # how many the post has (its reference objects are dropped once written)
     reader: str = "markers"  # how its forecasts were read: markers (extract.py) or statements (statements.py)
+    links: tuple | None = None  # a review-like post's linked post paths (update.py: which reviews a change affects)
 
     @property
     def url(self):
@@ -340,6 +341,7 @@ def read_review(entry, by_path, report, cache=None):
         if cache and not work[3]:
             cache.put(entry, "review", work)
     extraction, paths, verdicts, errors = work
+    entry.links = tuple(paths)
     targets = [by_path.get((entry.site.id, p)) for p in paths]
     target = next((t for t in targets if t and t.kind == "forecast"), None)
     if target is None:
@@ -418,12 +420,8 @@ class Rows:
 
     def finish(self, corpus):
         w = self.writer
-        w.insert("sources", (dict(id=s.id, title=s.title, base_url=s.base_url, content_root=s.content_root.name,
-                                  author=s.author, license=s.license, license_url=s.license_url, repository=s.repository,
-                                  commit=s.commit) for s in corpus.sites))
-        w.insert("source_licenses", (dict(source_id=s.id, file=s.license_file.name,
-                                          text=s.license_file.read_text(encoding="utf-8", errors="replace"))
-                                     for s in corpus.sites if s.license_file))
+        for table, rows in source_tables(corpus.sites).items():
+            w.insert(table, rows)
         w.execute("CREATE TEMP TABLE conditions (prediction_id TEXT PRIMARY KEY, condition_id TEXT)")
         w.insert("conditions", (dict(prediction_id=k, condition_id=v) for k, v in sorted(corpus.conditions.items())))
         w.execute("UPDATE predictions SET condition_id = (SELECT condition_id FROM temp.conditions c "
@@ -440,6 +438,16 @@ class Rows:
         units = {}
         w.insert("scored_predictions", scored_rows(prediction_facts(corpus), corpus.resolutions, units))
         w.insert("score_sums", units.values())
+
+
+def source_tables(sites):
+    """{table: rows} of the sources: what each site's config and predictions.toml say, and its license text."""
+    return {"sources": [dict(id=s.id, title=s.title, base_url=s.base_url, content_root=s.content_root.name,
+                             author=s.author, license=s.license, license_url=s.license_url, repository=s.repository,
+                             commit=s.commit) for s in sites],
+            "source_licenses": [dict(source_id=s.id, file=s.license_file.name,
+                                     text=s.license_file.read_text(encoding="utf-8", errors="replace"))
+                                for s in sites if s.license_file]}
 
 
 def prediction_facts(corpus):

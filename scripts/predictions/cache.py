@@ -129,6 +129,30 @@ class Cache:
         self.staging = None
         os.replace(self.staging_path, self.path)
 
+    def add(self):
+        """After a good update (update.py), which reads only the posts that changed: this build's new work is added to
+        the cache and every other entry kept (they still describe unchanged posts). Never fails the build."""
+        if self.broken or self.staging is None:
+            return self.close()
+        try:
+            self.staging.commit()
+            self.staging.close()
+            self.staging = None
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
+            conn = sqlite3.connect(self.path)
+            try:
+                conn.execute(SCHEMA)
+                conn.execute("ATTACH DATABASE ? AS new", [str(self.staging_path)])
+                conn.execute("INSERT OR REPLACE INTO main.work SELECT key, version, blob FROM new.work")
+                conn.commit()
+            finally:
+                conn.close()
+        except (OSError, sqlite3.Error):
+            pass  # the cache only saves time
+        self.close()
+
     def close(self):
         """Drop the staging file of a build that did not finish."""
         for conn in (self.conn, self.staging):

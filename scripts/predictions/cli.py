@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from . import build as pipeline
-from . import config, gitsources
+from . import config, gitsources, update
 from .errors import InputError, display
 from .resolutions import JUDGES
 from .resolve import record, resolution_path
@@ -79,25 +79,22 @@ def show_progress(n, total):
 
 
 def summary(corpus):
-    preds = corpus.predictions
-    posts = corpus.entries
+    return summary_lines(update.corpus_counts(corpus))
+
+
+def summary_lines(c):
+    """The build's summary from its counts (update.corpus_counts, or update.db_counts of the database)."""
     lines = [
-        f"posts read: {len(posts)} ({corpus.skipped_drafts} drafts skipped)",
-        f"posts with predictions: {sum(1 for e in posts if e.kind == 'forecast')}",
-        f"review posts: {sum(1 for e in posts if e.kind == 'review')}",
-        f"predictions: {len(preds)}",
-        f"references: {sum(e.references for e in posts)}",
-        f"resolutions: {len(corpus.resolutions)} "
-        f"(from reviews {sum(1 for r in corpus.resolutions.values() if r.source == 'review')}, "
-        f"from files {sum(1 for r in corpus.resolutions.values() if r.source == 'file')}, "
-        f"voided by condition {sum(1 for r in corpus.resolutions.values() if r.source == 'condition')})",
-        f"warnings: {len(corpus.report.warnings)}",
+        f"posts read: {c['posts']} ({c['drafts']} drafts skipped)",
+        f"posts with predictions: {c['forecasts']}",
+        f"review posts: {c['reviews']}",
+        f"predictions: {c['predictions']}",
+        f"references: {c['references']}",
+        f"resolutions: {c['resolutions']} (from reviews {c['from_review']}, from files {c['from_file']}, "
+        f"voided by condition {c['from_condition']})",
+        f"warnings: {sum(c['warnings'].values())}",
     ]
-    kinds = {}
-    for kind, _ in corpus.report.warnings:
-        kinds[kind] = kinds.get(kind, 0) + 1
-    lines += [f"  {kind}: {n}" for kind, n in sorted(kinds.items())]
-    return lines
+    return lines + [f"  {kind}: {n}" for kind, n in sorted(c["warnings"].items())]
 
 
 @click.group()
@@ -119,7 +116,8 @@ def cli(ctx, config_file, overrides):
 @click.option("--db", "db_path", type=click.Path(dir_okay=False), help="Database file. Default: the dataset's data.db.")
 @content_option
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
-@click.option("--full", is_flag=True, help="Parse every post again instead of reusing unchanged posts' work.")
+@click.option("--full", is_flag=True, help="Parse every post and write a new database, instead of updating the previous "
+              "one (or reusing unchanged posts' parsed work).")
 @click.option("--claims", type=click.Path(file_okay=False),
               help="Folder of claims files: authors' own calibration tallies (docs/styles.md). Default: the "
                    "dataset's claims/ when it exists.")
@@ -128,18 +126,18 @@ def build(ctx, db_path, content, resolutions, drafts, base_url, quiet, full, cla
     """Read the posts and resolutions and write the database (replaced only if everything succeeded)."""
     dataset = ctx.dataset(content, resolutions, db_path)
     try:
-        corpus, cache = pipeline.write(dataset, drafts=drafts, base_url=base_url,
-                                       progress=None if quiet else show_progress, full=full,
-                                       claims_dir=claims)
+        built = update.build(dataset, drafts=drafts, base_url=base_url, progress=None if quiet else show_progress,
+                             full=full, claims_dir=claims)
     except InputError as e:
         fail(e)
     if not quiet:
-        for _kind, problem in corpus.report.warnings:
+        for _kind, problem in built.report.warnings:
             click.echo(f"warning: {problem}", err=True)
     click.echo(f"wrote {display(dataset.db_path)}")
-    for line in summary(corpus):
+    for line in summary_lines(built.counts):
         click.echo(line)
-    click.echo(f"incremental: reused the parsed work of {cache.hits} unchanged posts, parsed {cache.misses}")
+    click.echo(built.line())
+    click.echo(f"incremental: reused the parsed work of {built.reused} unchanged posts, parsed {built.parsed}")
 
 
 @cli.command()

@@ -7,6 +7,7 @@ with the builder's process id, and the next build removes such files whose proce
 import contextlib
 import os
 import re
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -43,6 +44,24 @@ def pid_alive(pid):
     except PermissionError:
         return True
     return True
+
+
+@contextlib.contextmanager
+def writing(db_path, tmp):
+    """A full disk or a read-only folder is a message (OutputError), never a traceback; data.db is untouched."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as e:
+        reason = getattr(e, "strerror", None) or str(e)
+        raise OutputError(f"cannot write the database ({reason}, writing {getattr(e, 'filename', None) or tmp});"
+                          f" {db_path} was left as it was") from e
+
+
+def swap(tmp, db_path):
+    """Make the finished temporary file the database, durably."""
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, db_path)
 
 
 def create(db):
@@ -96,15 +115,8 @@ class Writer:
         with contextlib.suppress(OSError):
             self.tmp.unlink(missing_ok=True)
 
-    @contextlib.contextmanager
     def writing(self):
-        """A full disk or a read-only folder is a message (OutputError), never a traceback; data.db is untouched."""
-        try:
-            yield
-        except (OSError, sqlite3.Error) as e:
-            reason = getattr(e, "strerror", None) or str(e)
-            raise OutputError(f"cannot write the database ({reason}, writing {getattr(e, 'filename', None) or self.tmp});"
-                              f" {self.db_path} was left as it was") from e
+        return writing(self.db_path, self.tmp)
 
     def insert(self, table, rows):
         with self.writing():
@@ -132,7 +144,43 @@ class Writer:
         db.conn.execute("ANALYZE")
         db.conn.commit()
         db.close()
-        with open(self.tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(self.tmp, self.db_path)
+        swap(self.tmp, self.db_path)
+
+
+class Patch:
+    """A copy of the database in a temporary file beside it, changed through ``conn`` in one transaction (update.py).
+
+    ``finish()`` renames it over db_path; leaving the ``with`` block without finishing removes the copy and leaves
+    db_path as it was."""
+
+    def __init__(self, db_path):
+        self.db_path = Path(db_path)
+        self.tmp, self.conn = temp_path(self.db_path), None
+        with self.writing():
+            remove_stale(self.db_path)
+            shutil.copyfile(self.db_path, self.tmp)
+            self.conn = sqlite3.connect(self.tmp, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode = OFF")  # a failed update drops the whole copy
+            self.conn.execute("PRAGMA synchronous = OFF")
+            self.conn.execute("BEGIN")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        with contextlib.suppress(OSError):
+            self.tmp.unlink(missing_ok=True)
+
+    def writing(self):
+        return writing(self.db_path, self.tmp)
+
+    def finish(self):
+        with self.writing():
+            self.conn.execute("COMMIT")
+            self.conn.close()
+            self.conn = None
+            swap(self.tmp, self.db_path)
 
