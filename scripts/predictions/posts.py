@@ -7,7 +7,9 @@ Jekyll: ``_posts/YYYY-MM-DD-slug.md``, public at ``<base>/YYYY/MM/DD/slug.html``
 """
 
 import datetime as dt
+import errno
 import hashlib
+import os
 import re
 import tomllib
 import unicodedata
@@ -24,6 +26,7 @@ TAG_GROUP = re.compile(r"^\s+#\s*(?P<group>.+?)(?:(?<=\S)\s*+|(?<!\S))$")
 TAG_ITEM = re.compile(r"^\s+-\s")
 TOP_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:")
 MAX_BYTES = 5 * 1024 * 1024
+IGNORED = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)  # errors Path.rglob skips
 # A date, optionally followed by a time and a zone (as Hugo and Jekyll write them); nothing else after it.
 DATE_TEXT = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})"
                        r"(?:[Tt ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[Zz]|[+-]\d{2}:?\d{2})?)?")
@@ -49,17 +52,29 @@ class Post:
 
 
 def discover(content_root):
-    """Every Markdown file under the root that Hugo or Jekyll would publish as a page, sorted."""
+    """Every Markdown file under the root that Hugo or Jekyll would publish as a page, sorted by path.
+
+    A walk of the folders, not following links to folders (as Path.rglob), that skips hidden and underscore
+    folders but _posts: a folder named like a post ("notes.md/") holds pages, it is not one; a section's
+    _index.md is not a post, nor a resource inside a page bundle."""
     root = Path(content_root)
-    for path in sorted(root.rglob("*.md")):
-        rel = path.relative_to(root)
-        if path.is_dir():
-            continue  # a folder named like a post ("notes.md/") holds pages, it is not one
-        if path.name == "_index.md" or any(p.startswith((".", "_")) and p != "_posts" for p in rel.parts[:-1]):
-            continue
-        if path.name != "index.md" and (path.parent / "index.md").exists() and path.parent != root:
-            continue  # a resource inside a page bundle, not a page of its own
-        yield path, rel.as_posix()
+    found, parts_of = [], {str(root): ()}
+
+    def unreadable(error):  # as Path.rglob: a folder that vanished is skipped, one that cannot be read is an error
+        if error.errno not in IGNORED:
+            raise error
+
+    for folder, dirs, names in os.walk(root, onerror=unreadable):
+        parts = parts_of.pop(folder)
+        dirs[:] = [d for d in dirs if not d.startswith((".", "_")) or d == "_posts"]
+        parts_of.update((os.path.join(folder, d), (*parts, d)) for d in dirs)
+        bundle = bool(parts) and ("index.md" in names or "index.md" in dirs) and os.path.exists(
+            os.path.join(folder, "index.md"))
+        for name in names:
+            if name.endswith(".md") and name != "_index.md" and not (bundle and name != "index.md"):
+                found.append((*parts, name))
+    for parts in sorted(found):
+        yield root.joinpath(*parts), "/".join(parts)
 
 
 def locate(rel_path):

@@ -26,7 +26,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import SimpleNamespace
 
 from . import build as pipeline
@@ -80,7 +80,6 @@ def build(dataset, full=False, **options):
             return update(dataset, options)
         except Fallback as e:
             reason = str(e)
-    manifest_path(dataset.db_path).unlink(missing_ok=True)  # describes a database about to be replaced
     corpus, cache = pipeline.write(dataset, full=full, **options)
     save(dataset, corpus, options)
     return Built("full" if full else "rewrite", reason, corpus.report, corpus_counts(corpus), cache.hits, cache.misses)
@@ -295,7 +294,7 @@ class Plan:
         self.build_date, self.drafts = build_date, bool(options.get("drafts"))
         self.site_by_id = {s.id: s for s in sites}
         self.site_index = {s.id: i for i, s in enumerate(sites)}
-        self.entries, self.cache, self.kept = {}, None, 0
+        self.entries, self.cache, self.kept, self.bases = {}, None, 0, {}
 
     # -- which files changed
 
@@ -497,8 +496,8 @@ class Plan:
         return (source, rel)
 
     def order(self, key):
-        """A file's place in build order (discover sorts each content root's paths)."""
-        return self.site_index[key[0]], PurePosixPath(key[1]).parts
+        """A file's place in build order (discover sorts each content root's paths by their parts)."""
+        return self.site_index[key[0]], tuple(key[1].split("/"))
 
     def check(self, new):
         """Refuse what the update cannot make exactly as a full build would."""
@@ -673,14 +672,9 @@ class Plan:
             raise Fallback("the previous build's warnings are not in the order the update keeps")
         drafts = [("draft", display(path), None, "draft skipped (build with --drafts to include it)")
                   for key, (path, _) in self.files.items() if self.is_draft(key)]
-        shown = {}  # review path as messages show it -> its key
-        for key, (_, status, _) in self.manifest.files.items():
-            if status == "candidate":
-                shown[self.shown(key)] = key
-        shown |= {self.shown(key): key for key in self.graded}
         by_review = {}
         for w in ungraded:
-            review = shown.get(review_of(w[3]))
+            review = self.key_of_shown(review_of(w[3]))
             if review is None:
                 raise Fallback(f"cannot tell which review warned {w[3]!r}")
             if review not in self.graded and review not in self.changed:
@@ -704,8 +698,16 @@ class Plan:
             return self.new[key] is None
         return self.manifest.files.get(key, (None, None))[1] == "draft"
 
-    def shown(self, key):
-        return display(self.site_by_id[key[0]].content_root / key[1])
+    def key_of_shown(self, shown):
+        """The key of a review-like post of the previous build from its path as messages show it (errors.display)."""
+        for site in self.sites:
+            base = self.bases.setdefault(site.id, display(site.content_root))
+            rel = shown if base == "." else shown.removeprefix(base + "/")
+            if rel != shown or base == ".":
+                key = (site.id, rel)
+                if self.manifest.files.get(key, (None, None))[1] == "candidate":
+                    return key  # (display gives one path one way: the prefix is the content root's)
+        return None
 
     def check_references(self, conn):
         """No row may name a post that is gone (the full build checks every foreign key)."""
