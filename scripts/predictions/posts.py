@@ -52,7 +52,15 @@ class Post:
 
 
 def discover(content_root):
-    """Every Markdown file under the root that Hugo or Jekyll would publish as a page, sorted by path.
+    """(path, relative path with forward slashes) of every Markdown file under the root that Hugo or Jekyll would
+    publish as a page, sorted by path (see pages)."""
+    root = Path(content_root)
+    for rel in pages(root):
+        yield root / rel, rel
+
+
+def pages(content_root):
+    """The relative paths (forward slashes) of the root's pages, sorted by their parts as paths sort.
 
     A walk of the folders, not following links to folders (as Path.rglob), that skips hidden and underscore
     folders but _posts: a folder named like a post ("notes.md/") holds pages, it is not one; a section's
@@ -73,8 +81,7 @@ def discover(content_root):
         for name in names:
             if name.endswith(".md") and name != "_index.md" and not (bundle and name != "index.md"):
                 found.append((*parts, name))
-    for parts in sorted(found):
-        yield root.joinpath(*parts), "/".join(parts)
+    return ["/".join(parts) for parts in sorted(found)]
 
 
 def locate(rel_path):

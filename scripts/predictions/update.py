@@ -33,7 +33,7 @@ from . import build as pipeline
 from . import database, reviews
 from .cache import Cache, cache_path, code_version
 from .errors import InputError, Report, display
-from .posts import discover, read_post
+from .posts import pages, read_post
 from .site import source_site
 
 LIMIT = 200  # changed files beyond which the update gives way to the rewrite (which reuses the parsed work anyway)
@@ -56,10 +56,16 @@ class Built:
 
     path: str
     reason: str
-    report: Report
+    warnings: object  # a Report, or a function that reads one (the warnings are printed only without --quiet)
     counts: dict
     reused: int
     parsed: int
+
+    @property
+    def report(self):
+        if callable(self.warnings):
+            self.warnings = self.warnings()
+        return self.warnings
 
     def line(self):
         how = {"update": "updated the previous database", "rewrite": "rewrote the database", "full": "full rebuild"}
@@ -109,6 +115,18 @@ def db_counts(conn):
                 predictions=one("SELECT count(*) FROM predictions"), references=one('SELECT count(*) FROM "references"'),
                 resolutions=sum(by_source.values()),
                 **{f"from_{s}": by_source.get(s, 0) for s in ("review", "file", "condition")}, warnings=kinds)
+
+
+def db_warnings(db_path):
+    """The database's build_warnings as a Report (in build order)."""
+    report = Report()
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        for kind, path, line, message in conn.execute("SELECT kind, path, line, message FROM build_warnings ORDER BY id"):
+            report.warn(kind, path, line, message)
+    finally:
+        conn.close()
+    return report
 
 
 # ---------------------------------------------------------------- what the rows depend on besides the posts
@@ -248,18 +266,14 @@ def update(dataset, options):
             with patch.writing():
                 plan.apply(patch.conn)
                 counts = db_counts(patch.conn)
-                warnings = patch.conn.execute("SELECT kind, path, line, message FROM build_warnings ORDER BY id").fetchall()
             patch.finish()
         cache.add()
     finally:
         cache.close()
     plan.save_manifest(now)
-    report = Report()
-    for kind, path, line, message in warnings:
-        report.warn(kind, path, line, message)
     n = len(plan.changed)
     return Built("update", f"{n} file{'s' if n != 1 else ''} changed: {len(plan.rewritten)} posts' rows replaced",
-                 report, counts, plan.kept, cache.misses)
+                 lambda: db_warnings(db_path), counts, plan.kept, cache.misses)
 
 
 class Lazy:
@@ -304,12 +318,14 @@ class Plan:
         self.changed = []
         old = self.manifest.files
         for site in self.sites:
-            for path, rel in discover(site.content_root):
+            root = site.content_root
+            for rel in pages(root):
                 try:
-                    checksum = hashlib.sha256(path.read_bytes()).hexdigest()
+                    with open(os.path.join(root, rel), "rb") as f:
+                        checksum = hashlib.sha256(f.read()).hexdigest()
                 except OSError:
                     checksum = None  # read_post says why
-                self.files[(site.id, rel)] = (path, checksum)
+                self.files[(site.id, rel)] = (root, checksum)
                 if checksum is None or old.get((site.id, rel), (None,))[0] != checksum:
                     self.changed.append((site.id, rel))
         self.changed += [key for key in old if key not in self.files]
@@ -320,13 +336,9 @@ class Plan:
         conn = sqlite3.connect(f"file:{self.dataset.db_path}?mode=ro", uri=True)
         try:
             counts = db_counts(conn)
-            report = Report()
-            for kind, path, line, message in conn.execute("SELECT kind, path, line, message FROM build_warnings "
-                                                          "ORDER BY id"):
-                report.warn(kind, path, line, message)
         finally:
             conn.close()
-        return Built("update", reason, report, counts, counts["posts"], 0)
+        return Built("update", reason, lambda: db_warnings(self.dataset.db_path), counts, counts["posts"], 0)
 
     # -- the old database
 
@@ -368,7 +380,7 @@ class Plan:
         """A build.Entry of the file at key, its forecasts read (or the reason it cannot be updated)."""
         site, rel = self.site_by_id[key[0]], key[1]
         report = Report()
-        path = self.files[key][0]
+        path = site.content_root / rel
         post = read_post(path, rel, report, root=site.content_root)
         if post is None or report.errors:
             raise Fallback(f"{display(path)} has errors (the rewrite reports them)")
@@ -670,8 +682,8 @@ class Plan:
         expected = sorted(kinds, key=lambda k: (k != "draft", k == "ungraded"))
         if kinds != expected:
             raise Fallback("the previous build's warnings are not in the order the update keeps")
-        drafts = [("draft", display(path), None, "draft skipped (build with --drafts to include it)")
-                  for key, (path, _) in self.files.items() if self.is_draft(key)]
+        drafts = [("draft", display(root / key[1]), None, "draft skipped (build with --drafts to include it)")
+                  for key, (root, _) in self.files.items() if self.is_draft(key)]
         by_review = {}
         for w in ungraded:
             review = self.key_of_shown(review_of(w[3]))
@@ -701,7 +713,9 @@ class Plan:
     def key_of_shown(self, shown):
         """The key of a review-like post of the previous build from its path as messages show it (errors.display)."""
         for site in self.sites:
-            base = self.bases.setdefault(site.id, display(site.content_root))
+            if site.id not in self.bases:
+                self.bases[site.id] = display(site.content_root)
+            base = self.bases[site.id]
             rel = shown if base == "." else shown.removeprefix(base + "/")
             if rel != shown or base == ".":
                 key = (site.id, rel)
