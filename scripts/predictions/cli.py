@@ -303,7 +303,8 @@ def serve(ctx, db_path, host, port, metadata, get_path, content, resolutions, dr
     if action == "build":
         click.echo(f"building {display(dataset.db_path)} ({why})", err=True)
         try:
-            pipeline.write(dataset, drafts=drafts, base_url=base_url)
+            built = update.build(dataset, drafts=drafts, base_url=base_url)
+            click.echo(built.line(), err=True)
         except InputError as e:
             fail(e)
     elif action == "keep":

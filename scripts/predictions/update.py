@@ -32,7 +32,7 @@ from types import SimpleNamespace
 from . import build as pipeline
 from . import database, reviews
 from .cache import Cache, cache_path, code_version
-from .errors import InputError, Report, display
+from .errors import InputError, OutputError, Report, display
 from .posts import pages, read_post
 from .site import source_site
 
@@ -86,8 +86,17 @@ def build(dataset, full=False, **options):
             return update(dataset, options)
         except Fallback as e:
             reason = str(e)
+        except (InputError, OutputError):
+            raise
+        except Exception as e:  # noqa: BLE001 (a fault of the update must never cost a correct database)
+            reason = f"the update stopped on {type(e).__name__}: {e}"
+    try:  # taken before the build reads anything: a file changed meanwhile is seen as changed by the next build
+        before = None if unsupported(dataset) else fingerprint(dataset, sites_of(dataset, options), options)
+    except InputError:
+        before = None  # the build reports it
     corpus, cache = pipeline.write(dataset, full=full, **options)
-    save(dataset, corpus, options)
+    if before is not None:
+        save(dataset, corpus, before)
     return Built("full" if full else "rewrite", reason, corpus.report, corpus_counts(corpus), cache.hits, cache.misses)
 
 
@@ -159,7 +168,7 @@ def unsupported(dataset):
 
 def fingerprint(dataset, sites, options):
     """Everything besides the post files that a build's rows depend on, as {part: value}."""
-    claims = options.get("claims_dir") or dataset.folder / "claims"
+    claims = options.get("claims_dir") or dataset.folder / "claims"  # (the default, as build.collect_dataset)
     return {
         "the package": code_version(),
         "the working directory (messages show paths relative to it)": os.getcwd(),
@@ -181,17 +190,14 @@ def sites_of(dataset, options):
     return [source_site(dataset, s, base_url=options.get("base_url")) for s in dataset.sources if s.kind == "blog"]
 
 
-def save(dataset, corpus, options):
-    """Write the manifest of the database just built (never fails the build: without one the next build rewrites)."""
+def save(dataset, corpus, meta):
+    """Write the manifest of the database just built, with the fingerprint taken before the build (never fails the
+    build: without a manifest the next build rewrites)."""
     path = manifest_path(dataset.db_path)
-    if unsupported(dataset):
-        return
     files = [(e.site.id, e.post.rel_path, e.post.checksum, "candidate" if e.links is not None else "post", e.id)
              for e in corpus.entries]
     links = [(e.site.id, e.post.rel_path, target) for e in corpus.entries for target in e.links or ()]
-    meta = fingerprint(dataset, corpus.sites, options)
-    meta["build_date"] = corpus.build_date.isoformat()
-    write_manifest(path, dataset.db_path, meta, files, links)
+    write_manifest(path, dataset.db_path, dict(meta, build_date=corpus.build_date.isoformat()), files, links)
 
 
 def write_manifest(path, db_path, meta, files, links):
@@ -243,8 +249,6 @@ def update(dataset, options):
     if reason := unsupported(dataset):
         raise Fallback(f"{reason}: the update handles plain blog sources")
     opts = dict(options)
-    if opts.get("claims_dir") is None and (dataset.folder / "claims").is_dir():
-        opts["claims_dir"] = dataset.folder / "claims"
     db_path = Path(dataset.db_path)
     manifest = Manifest(manifest_path(db_path), db_path)
     sites = sites_of(dataset, opts)
