@@ -201,7 +201,8 @@ def test_build_on_a_full_disk_says_so_and_keeps_the_database(tmp_path, size):
         assert result.exit_code == 1 and "Traceback" not in result.output
         assert "cannot write the database" in result.output and f"{db} was left as it was" in result.output
         assert db.read_bytes() == before
-        assert sorted(p.name for p in disk.iterdir()) == [".data.db.cache", "data.db"], list(disk.iterdir())
+        assert sorted(p.name for p in disk.iterdir()) == [".data.db.cache", ".data.db.manifest", "data.db"], \
+            list(disk.iterdir())
 
 
 def test_build_into_a_read_only_folder_says_so(tmp_path):

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, small_filesystem, tree
 from predictions.update import manifest_path
 
 UPDATED = "build path: updated the previous database"
@@ -274,3 +274,41 @@ def test_an_error_in_a_changed_post_fails_the_build_and_leaves_every_file(site):
     assert "front matter is not valid YAML" in result.output and "Traceback" not in result.output
     assert {p: p.read_bytes() for p in files} == files
     assert not list(site.glob(".data.db.*.tmp"))
+
+
+def test_exports_of_an_updated_database_are_byte_identical(site):
+    """Rows are stored in another order after an update (rowids are not part of the contract): every reader orders
+    by primary key, so `predictions export` writes the same bytes as from a full build."""
+    for change in (add_post, edit_verdict, delete_article):
+        change(site)
+    assert UPDATED in build(site)
+    assert_same_as_full(site)
+    stored = [sqlite3.connect(site / name).execute("SELECT id FROM posts ORDER BY rowid").fetchall()
+              for name in ("data.db", "full/data.db")]
+    assert stored[0] != stored[1]  # the added post's row was stored last, a full build's first
+    for name in ("data.db", "full/data.db"):
+        result = run_cli("export", "--db", site / name, "--out", site / f"export-{name.replace('/', '-')}")
+        assert result.exit_code == 0, result.output
+    mine, theirs = site / "export-data.db", site / "export-full-data.db"
+    files = sorted(p.relative_to(mine) for p in mine.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(theirs) for p in theirs.rglob("*") if p.is_file())
+    assert any(str(f).endswith(".csv") for f in files)
+    for f in files:
+        assert (mine / f).read_bytes() == (theirs / f).read_bytes(), f
+
+
+def test_an_update_on_a_full_disk_says_so_and_leaves_every_file(site, tmp_path):
+    """The update copies the database beside it: on a full disk the copy fails, and nothing is changed."""
+    with small_filesystem(tmp_path / "disk", "8m") as disk:
+        shutil.copytree(site / "site", disk / "site")
+        (disk / "resolutions").mkdir()
+        build(disk)
+        free = shutil.disk_usage(disk).free  # leave room for half a copy of the database
+        (disk / "filler").write_bytes(b"\0" * max(0, free - (disk / "data.db").stat().st_size // 2))
+        edit_article(disk)
+        before = tree(disk)
+        result = run_cli("build", "--content", disk / "site" / "content", "--db", disk / "data.db",
+                         "--resolutions", disk / "resolutions", "--quiet")
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert "cannot write the database" in result.output and "was left as it was" in result.output
+        assert tree(disk) == before

@@ -156,13 +156,17 @@ class Patch:
     def __init__(self, db_path):
         self.db_path = Path(db_path)
         self.tmp, self.conn = temp_path(self.db_path), None
-        with self.writing():
-            remove_stale(self.db_path)
-            shutil.copyfile(self.db_path, self.tmp)
-            self.conn = sqlite3.connect(self.tmp, isolation_level=None)
-            self.conn.execute("PRAGMA journal_mode = OFF")  # a failed update drops the whole copy
-            self.conn.execute("PRAGMA synchronous = OFF")
-            self.conn.execute("BEGIN")
+        try:
+            with self.writing():
+                remove_stale(self.db_path)
+                shutil.copyfile(self.db_path, self.tmp)
+                self.conn = sqlite3.connect(self.tmp, isolation_level=None)
+                self.conn.execute("PRAGMA journal_mode = OFF")  # a failed update drops the whole copy
+                self.conn.execute("PRAGMA synchronous = OFF")
+                self.conn.execute("BEGIN")
+        except OutputError:
+            self.__exit__()  # a partial copy on a full disk
+            raise
 
     def __enter__(self):
         return self
