@@ -312,3 +312,26 @@ def test_an_update_on_a_full_disk_says_so_and_leaves_every_file(site, tmp_path):
         assert result.exit_code == 1 and "Traceback" not in result.output
         assert "cannot write the database" in result.output and "was left as it was" in result.output
         assert tree(disk) == before
+
+
+def test_authors_and_tags_rows_follow_the_first_post_naming_them(site):
+    """A post placed first in build order that names an author and a tag in other words gives their rows; deleting it
+    gives them back to the next post naming them (read again for its front matter)."""
+    source = reviewed(site)[0].read_text()
+    author = re.search(r"  - name: (.+)\n    link: (.+)\n", source)
+    tag = re.search(r"tags:\n(?:  #.*\n)?  - (.+)\n", source)[1]
+    text = source.replace(author[2], "https://elsewhere.example/", 1).replace(f"  - {tag}\n", f"  - {tag.upper()}\n", 1)
+    (site / "site" / "content" / "blog" / "aaa-first").mkdir()
+    post(site, "aaa-first").write_text(text.replace("title: Predictions", "title: First Predictions", 1))
+    assert UPDATED in build(site)
+    assert_same_as_full(site)
+    conn = sqlite3.connect(site / "data.db")
+    assert conn.execute("SELECT link FROM authors WHERE name = ?", [author[1]]).fetchone() == (
+        "https://elsewhere.example/",)
+    assert conn.execute("SELECT count(*) FROM tags WHERE name = ?", [tag.upper()]).fetchone() == (1,)
+    conn.close()
+    shutil.rmtree(post(site, "aaa-first").parent)
+    assert UPDATED in build(site)
+    assert_same_as_full(site)
+    assert sqlite3.connect(site / "data.db").execute("SELECT link FROM authors WHERE name = ?",
+                                                     [author[1]]).fetchone() == (author[2],)

@@ -548,6 +548,7 @@ class Plan:
         named = {t: self.named(conn, link, column) for t, link, column in NAMED}
         self.delete(conn)
         self.insert(conn)
+        self.post_order(conn)
         for table, link, column in NAMED:
             self.fix_named(conn, table, link, column, named[table])
         self.scores(conn)
@@ -590,12 +591,20 @@ class Plan:
             conn.execute("INSERT INTO predictions_fts (rowid, text, passage_markdown) SELECT rowid, text, "
                          "passage_markdown FROM predictions WHERE post_id IN (SELECT id FROM temp.gone)")
 
+    def post_order(self, conn):
+        """temp.post_order: each post's place in file order (n) and in write order (w: review-like posts last)."""
+        keys = {pid: self.write_order_old(pid) for pid in self.posts if pid not in self.deleted}
+        keys |= {e.id: self.write_order(e.id) for e in self.rewritten.values()}
+        by_file = sorted(keys, key=lambda pid: keys[pid][1])
+        w = {pid: n for n, pid in enumerate(sorted(keys, key=keys.get))}
+        conn.execute("CREATE TEMP TABLE post_order (post_id TEXT PRIMARY KEY, n INTEGER, w INTEGER)")
+        conn.executemany("INSERT INTO temp.post_order VALUES (?, ?, ?)", [(p, n, w[p]) for n, p in enumerate(by_file)])
+
     def named(self, conn, link, column):
-        """{id: post ids naming it} of the authors (or tags) the replaced posts name, before the update."""
+        """{id: the replaced posts naming it} of the authors (or tags) they name, before the update."""
         found = {}
         for post_id, named_id in conn.execute(
-                f"SELECT post_id, {column} FROM {link} WHERE {column} IN "
-                f"(SELECT {column} FROM {link} WHERE post_id IN (SELECT id FROM temp.gone))"):
+                f"SELECT post_id, {column} FROM {link} WHERE post_id IN (SELECT id FROM temp.gone)"):
             found.setdefault(named_id, []).append(post_id)
         return found
 
@@ -613,20 +622,24 @@ class Plan:
         if not ids:
             return
         marks = ", ".join("?" * len(ids))
-        after = {}
-        for post_id, named_id in conn.execute(f"SELECT post_id, {column} FROM {link} WHERE {column} IN ({marks})",
-                                              sorted(ids)):
-            after.setdefault(named_id, []).append(post_id)
-        gone = self.deleted | self.by_id.keys()
+        # the first unchanged post naming each (in write order: it is the same before and after)
+        unchanged = dict(conn.execute(
+            f"SELECT {column}, post_id FROM (SELECT l.{column}, l.post_id, min(o.w) FROM {link} l "
+            f"JOIN temp.post_order o ON o.post_id = l.post_id WHERE l.{column} IN ({marks}) AND l.post_id NOT IN "
+            f"(SELECT id FROM temp.gone) GROUP BY l.{column})", sorted(ids)))
+        named_now = {}
+        for post_id, rows in new.items():
+            for i in rows:
+                named_now.setdefault(i, []).append(post_id)
         for i in sorted(ids):
-            if i not in after:
+            first_kept = [unchanged[i]] if i in unchanged else []
+            if not first_kept and i not in named_now:
                 conn.execute(f"DELETE FROM {table} WHERE id = ?", [i])
                 continue
-            first = min(after[i], key=self.write_order)
-            kept = [p for p in after[i] if p not in gone] + [p for p in before.get(i, ()) if p in gone]
+            first = min(first_kept + named_now.get(i, []), key=self.write_order)
             if first in new:
                 row = new[first][i]
-            elif min(kept, key=self.write_order_old) == first:
+            elif min(first_kept + before.get(i, []), key=self.write_order_old) == first:
                 continue  # the same post's row as before
             else:
                 e = self.entry_any(first)
@@ -670,11 +683,6 @@ class Plan:
         database.insert(conn, "scored_predictions", pipeline.scored_rows(facts, found, units))
         (top,) = conn.execute("SELECT coalesce(max(id), 0) FROM score_sums").fetchone()
         database.insert(conn, "score_sums", (u | dict(id=top + u["id"]) for u in units.values()))
-        conn.execute("CREATE TEMP TABLE post_order (post_id TEXT PRIMARY KEY, n INTEGER)")
-        keys = {pid: self.order(self.key_of(pid)) for pid in self.posts if pid not in self.deleted}
-        keys |= {e.id: self.order((e.site.id, e.post.rel_path)) for e in self.rewritten.values()}
-        conn.executemany("INSERT INTO temp.post_order VALUES (?, ?)",
-                         [(pid, n) for n, pid in enumerate(sorted(keys, key=keys.get))])
         renumber(conn, "score_sums", "o.n, t.id", "JOIN temp.post_order o ON o.post_id = t.post_id")
         self.resolutions = found
 
