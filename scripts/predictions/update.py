@@ -566,6 +566,10 @@ class Plan:
             conn.execute("INSERT INTO predictions_fts (predictions_fts, rowid, text, passage_markdown) "
                          f"SELECT 'delete', rowid, text, passage_markdown FROM predictions WHERE post_id IN ({gone})")
         resolved = "SELECT id FROM predictions WHERE post_id IN (SELECT id FROM temp.scored)"
+        self.gone_ids = {  # the numbered rows deleted: renumber closes their gaps
+            "evidence": [i for (i,) in conn.execute(f"SELECT id FROM evidence WHERE prediction_id IN ({resolved})")],
+            "score_sums": [i for (i,) in conn.execute("SELECT id FROM score_sums WHERE post_id IN "
+                                                      "(SELECT id FROM temp.scored)")]}
         conn.execute(f"DELETE FROM evidence WHERE prediction_id IN ({resolved})")
         conn.execute(f"DELETE FROM resolutions WHERE prediction_id IN ({resolved})")
         conn.execute("DELETE FROM scored_predictions WHERE post_id IN (SELECT id FROM temp.scored)")
@@ -672,7 +676,7 @@ class Plan:
         database.insert(conn, "evidence", (dict(id=top + n, **row) for n, row in enumerate(
             (dict(prediction_id=pid, position=i, url=ev.url, title=ev.title, domain=pipeline.md.domain(ev.url))
              for pid, r in resolutions for i, ev in enumerate(r.evidence, 1)), 1)))
-        renumber(conn, "evidence", "t.prediction_id, t.position")
+        renumber(conn, "evidence", "t.prediction_id, t.position", top, self.gone_ids["evidence"])
         scored = {e.id: e for e in self.rewritten.values()}
         for t in self.targets:
             if t not in scored and (t in self.posts and t not in self.deleted):
@@ -683,7 +687,8 @@ class Plan:
         database.insert(conn, "scored_predictions", pipeline.scored_rows(facts, found, units))
         (top,) = conn.execute("SELECT coalesce(max(id), 0) FROM score_sums").fetchone()
         database.insert(conn, "score_sums", (u | dict(id=top + u["id"]) for u in units.values()))
-        renumber(conn, "score_sums", "o.n, t.id", "JOIN temp.post_order o ON o.post_id = t.post_id")
+        renumber(conn, "score_sums", "o.n, t.id", top, self.gone_ids["score_sums"],
+                 "JOIN temp.post_order o ON o.post_id = t.post_id")
         self.resolutions = found
 
     def warnings(self, conn):
@@ -777,20 +782,37 @@ def review_of(message):
     return rest.rsplit("; resolved by ", 1)[0]
 
 
-def renumber(conn, table, order, join=""):
-    """Give a table's INTEGER PRIMARY KEY ids 1..n in the given order. The rows before the first one out of place
-    keep theirs; the rest are copied out, deleted and inserted again in order (2-4x quicker than updating ids)."""
-    conn.execute(f"CREATE TEMP TABLE ranks AS SELECT t.id AS id, row_number() OVER (ORDER BY {order}) AS new "
-                 f"FROM {table} t {join}")
-    (start,) = conn.execute("SELECT min(new) FROM temp.ranks WHERE id != new").fetchone()
-    if start is not None:  # rows placed before it hold ids 1..start-1: every other id is >= start
-        columns = ", ".join(f'"{c[1]}"' for c in conn.execute(f'PRAGMA table_info("{table}")') if c[1] != "id")
-        conn.execute(f"CREATE TEMP TABLE moved AS SELECT r.new AS id, {columns} FROM {table} t "
-                     f"JOIN temp.ranks r ON r.id = t.id WHERE t.id >= ?", [start])
-        conn.execute(f"DELETE FROM {table} WHERE id >= ?", [start])
-        conn.execute(f"INSERT INTO {table} (id, {columns}) SELECT id, {columns} FROM temp.moved ORDER BY id")
-        conn.execute("DROP TABLE temp.moved")
-    conn.execute("DROP TABLE temp.ranks")
+def renumber(conn, table, order, top, gone, join=""):
+    """Give a table's INTEGER PRIMARY KEY ids 1..n in the given order (SQL over `t`, the table, and join), as a full
+    build numbers its rows, after the rows with the ids in gone were deleted and new ones inserted above top.
+
+    When the new rows fill the gap the deleted ones left, they take its ids. Otherwise the rows from the first one
+    out of place on are copied out, deleted and inserted again in order (2-4x quicker than updating ids)."""
+    sql = f"SELECT {order} FROM {table} t {join} WHERE t.id = ?"
+    key = lambda i: conn.execute(sql, [i]).fetchone()  # noqa: E731 (a row's place in the order)
+    (fresh,) = conn.execute(f"SELECT count(*) FROM {table} WHERE id > ?", [top]).fetchone()
+    low = min(gone, default=None)
+    if gone and fresh == len(gone) == max(gone) - low + 1 and (low == 1 or key(low - 1) < key(top + 1)) and (
+            low + fresh > top or key(top + fresh) < key(low + fresh)):
+        conn.execute(f"UPDATE {table} SET id = id - ? WHERE id > ?", [top + 1 - low, top])
+        return
+    starts = [low] if gone else []
+    if fresh:  # the place of the first new row among the old ones
+        first = key(top + 1)
+        marks = ", ".join("?" * len(first))
+        (before,) = conn.execute(f"SELECT count(*) FROM {table} t {join} WHERE t.id <= ? AND ({order}) < ({marks})",
+                                 [top, *first]).fetchone()
+        starts.append(before + 1)
+    if not starts:
+        return
+    start = min(starts)  # the rows before it hold ids 1..start-1 in order: every other id is >= start
+    names = [f'"{c[1]}"' for c in conn.execute(f'PRAGMA table_info("{table}")') if c[1] != "id"]
+    columns = ", ".join(names)
+    conn.execute(f"CREATE TEMP TABLE moved AS SELECT ? - 1 + row_number() OVER (ORDER BY {order}) AS id, "
+                 f"{', '.join('t.' + n for n in names)} FROM {table} t {join} WHERE t.id >= ?", [start, start])
+    conn.execute(f"DELETE FROM {table} WHERE id >= ?", [start])
+    conn.execute(f"INSERT INTO {table} (id, {columns}) SELECT id, {columns} FROM temp.moved ORDER BY id")
+    conn.execute("DROP TABLE temp.moved")
 
 
 __all__ = ["Built", "Fallback", "InputError", "build", "manifest_path"]
