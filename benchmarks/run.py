@@ -185,7 +185,7 @@ async def time_calls(fns, min_runs=5, max_runs=50, budget=3.0):
         await fn()
     times, start = [[] for _ in fns], time.perf_counter()
     while len(times[0]) < min_runs or (len(times[0]) < max_runs and time.perf_counter() - start < budget):
-        for fn, out in zip(fns, times):
+        for fn, out in zip(fns, times, strict=True):
             t = time.perf_counter()
             await fn()
             out.append(time.perf_counter() - t)

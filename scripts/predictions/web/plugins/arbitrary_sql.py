@@ -7,7 +7,13 @@ A request carrying SQL written by the visitor (``?sql=`` on a database, ``?_wher
   bursts of up to BURST_S (a query that finishes in time costs nothing: its time depends on the machine's load
   as much as on the query).
 So at most one of the num_sql_threads threads is busy with arbitrary SQL, and only a twentieth of the time: the
-others, and the CPU, stay free for the canned queries and pages. Queries that finish in time never touch the
+others, and the CPU, stay free for the canned queries and pages.
+
+When SOCKET_ENV names a Unix socket (`predictions serve` starts a second Datasette there, serve.py), the
+requests let through are answered by that process instead of this one: a query that runs for its whole time
+limit then shares nothing with the canned queries but the CPU (in this process it held up their threads and
+the event loop, which compete with it for the interpreter: Datasette checks the time limit in Python every
+1,000 SQLite instructions). If that process cannot be reached, the answer is 503. Queries that finish in time never touch the
 share; a visitor who floods the site with slow ones gets 429s, and so, while it lasts, does everyone's
 arbitrary SQL (the canned queries and pages never do). Thirty slow queries sent at once stalled the canned
 queries for 41 s before this (issue 15); benchmarks/load.py measures it.
@@ -15,9 +21,11 @@ queries for 41 s before this (issue 15); benchmarks/load.py measures it.
 
 import json
 import math
+import os
 import time
 from urllib.parse import parse_qsl
 
+import httpx
 from datasette import hookimpl
 
 AT_ONCE = 1
@@ -25,6 +33,8 @@ TIME_LIMIT_MS = 1000
 SHARE = 0.05  # seconds of arbitrary SQL stopped by the time limit per second, on average
 BURST_S = 2.0  # seconds of it that may run back to back before SHARE applies
 ARBITRARY = ("sql", "_where")
+SOCKET_ENV = "PREDICTIONS_SQL_SOCKET"
+HOP_BY_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"content-length"}
 
 
 def normal(sql):
@@ -75,22 +85,52 @@ class Share:
         return (math.ceil(-self.left / SHARE) or 1) if SHARE > 0 else 60
 
 
-async def busy(scope, send, wait):
-    message = (f"Too many SQL queries: queries written by visitors run one at a time and share {SHARE:.0%} of the "
-               f"server's time. Try again in {wait} s.")
+async def refuse(scope, send, status, title, message, wait):
     as_json = scope["path"].endswith(".json")
-    body = json.dumps({"ok": False, "error": message, "status": 429, "title": "Too many requests"}) if as_json else message
-    await send({"type": "http.response.start", "status": 429, "headers": [
+    body = json.dumps({"ok": False, "error": message, "status": status, "title": title}) if as_json else message
+    await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json; charset=utf-8" if as_json else b"text/plain; charset=utf-8"),
         (b"retry-after", str(wait).encode()), (b"access-control-allow-origin", b"*")]})
     await send({"type": "http.response.body", "body": body.encode("utf-8")})
 
 
+async def busy(scope, send, wait):
+    await refuse(scope, send, 429, "Too many requests",
+                 f"Too many SQL queries: queries written by visitors run one at a time and share {SHARE:.0%} of the "
+                 f"server's time. Try again in {wait} s.", wait)
+
+
+def forwarder(socket):
+    """An ASGI app answering a GET from the Datasette listening on `socket` (same site, same database)."""
+    client = httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(uds=socket), base_url="http://sql",
+                               timeout=httpx.Timeout(TIME_LIMIT_MS / 1000 + 30))
+
+    async def forward(scope, receive, send):
+        path = scope.get("raw_path") or scope["path"].encode()
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in HOP_BY_HOP]
+        try:
+            response = await client.get(httpx.URL(path.decode("latin-1") + "?" + scope["query_string"].decode("latin-1")),
+                                        headers=headers)
+        except httpx.HTTPError:
+            return await refuse(scope, send, 503, "Unavailable", "SQL written by visitors cannot be run right now: "
+                                "the process that runs it does not answer. Try again later.", 60)
+        body = response.content
+        await send({"type": "http.response.start", "status": response.status_code,
+                    "headers": [(k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP]
+                    + [(b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    return forward
+
+
 @hookimpl
 def asgi_wrapper(datasette):
+    socket = os.environ.get(SOCKET_ENV)
+
     def wrap(app):
         share = Share()
         site_sql = declared(datasette.metadata() or {})
+        runner = forwarder(socket) if socket else app
 
         async def shared(scope, receive, send):
             if not arbitrary(scope, site_sql):
@@ -106,7 +146,8 @@ def asgi_wrapper(datasette):
                 await send(message)
 
             try:
-                await app({**scope, "query_string": limited_query(scope["query_string"])}, receive, watch)
+                await (runner if scope["method"] in ("GET", "HEAD") else app)(
+                    {**scope, "query_string": limited_query(scope["query_string"])}, receive, watch)
             finally:
                 share.running -= 1
                 share.refill()
