@@ -444,6 +444,16 @@ def report(args, sizes, queries, limit, floor_q, load, change, elapsed):
          f"{worst['datasette'] * 1e3:.1f} ms", worst["datasette"] < 0.1),
         ("Every query ≤ 1.5× plain sqlite3", f"worst {worst_ratio['query']} [{worst_ratio['case']}] "
          f"{worst_ratio['ratio']:.2f}×", worst_ratio["ratio"] <= 1.5),
+    ]
+    # the queries that can meet it: their SQL takes at least twice Datasette's own cost per request (select 1)
+    heavy = [q for q in queries if q["sqlite"] >= 2 * floor_q["datasette"]] or queries
+    worst_heavy = max(heavy, key=lambda q: q["ratio"])
+    worst_undecoded = max(heavy, key=lambda q: q["ratio_undecoded"])
+    targets += [
+        (f"The same, for the {len(heavy)} of {len(queries)} whose SQL takes ≥ 2 × {floor_q['datasette'] * 1e3:.2f} ms",
+         f"worst {worst_heavy['query']} [{worst_heavy['case']}] {worst_heavy['ratio']:.2f}×; without the client's "
+         f"JSON decoding {worst_undecoded['query']} [{worst_undecoded['case']}] {worst_undecoded['ratio_undecoded']:.2f}×",
+         worst_heavy["ratio"] <= 1.5),
         ("Zero errors under load", str(load["errors"]), load["errors"] == 0),
     ]
     L += ["", "## Targets (issue 6)", "", "| target | measured | |", "|---|---|---|"]
