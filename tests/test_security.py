@@ -283,6 +283,19 @@ async def test_a_query_that_never_ends_is_stopped_and_the_site_answers_at_once(d
     FIGURES.update(time_limit_ms=limit, stopped_after_s=round(stopped, 2), next_request_s=round(answered, 4))
 
 
+async def test_visitors_sql_is_refused_with_503_when_its_process_does_not_answer(hostile_db, tmp_path, monkeypatch):
+    """With PREDICTIONS_SQL_SOCKET set (as `predictions serve` sets it) visitors' SQL goes to that socket: when
+    nothing listens there, a clear 503 with Retry-After, while the canned queries answer from this process."""
+    monkeypatch.setenv("PREDICTIONS_SQL_SOCKET", str(tmp_path / "nobody.sock"))
+    ds = Datasette(**site_settings.datasette_kwargs(hostile_db))
+    await ds.invoke_startup()
+    response = await ds.client.get("/data.json", params={"sql": "select 1 as one", "_shape": "array"})
+    assert response.status_code == 503 and response.headers["retry-after"] == "60"
+    assert "cannot be run right now" in response.json()["error"]
+    assert (await ds.client.get("/data/predictions.json", params={"_where": "1 = 1"})).status_code == 503
+    assert (await ds.client.get("/data/scores.json?_shape=array")).status_code == 200
+
+
 async def test_arbitrary_sql_runs_one_at_a_time_and_never_stalls_canned_queries(ds):
     """Issue 15, item 13: five never-ending queries at once (plus one asking for a longer limit, one through
     `_where`): one runs, to the lower limit; the others are refused at once; a canned query answers meanwhile."""
