@@ -185,7 +185,7 @@ def test_the_container_installs_everything_the_site_plugins_import():
     locked = {re.match(r"^([A-Za-z0-9_.-]+)==", line)[1].lower().replace("_", "-")
               for line in REQUIREMENTS.read_text().splitlines() if re.match(r"^[A-Za-z0-9_.-]+==", line)}
     modules = {"datasette": "datasette", "numpy": "numpy", "scipy": "scipy", "markupsafe": "markupsafe",
-               "jinja2": "jinja2", "yaml": "pyyaml", "datasette_dashboards": "datasette-dashboards"}
+               "jinja2": "jinja2", "yaml": "pyyaml", "datasette_dashboards": "datasette-dashboards", "httpx": "httpx"}
     for path in site_settings.PLUGINS.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
