@@ -1,5 +1,6 @@
-"""Load on the served site, loopback only: the heaviest canned queries, first calm, then while --slow clients
-keep arbitrary SQL saturated (each sends a recursive CTE that only a time limit stops, again and again).
+"""Load on the served site, loopback only: the heaviest canned queries and two pages (PAGES: the track record,
+a table), requested in turn, first calm, then while --slow clients keep arbitrary SQL saturated (each sends a
+recursive CTE that only a time limit stops, again and again).
 
 Four phases of one run, a quarter of --seconds each:
 1. closed loop, calm: --connections connections send requests back to back. Their throughput is the site's
@@ -16,7 +17,8 @@ run in a process of their own, so their work never delays the timing of the cann
     .venv/bin/predictions serve --port 8001 &
     .venv/bin/python benchmarks/load.py --url http://127.0.0.1:8001 --seconds 30
 
-An error is a canned-query request that did not answer 200 with JSON (or failed at the HTTP level). A slow
+An error is a canned-query request that did not answer 200 with JSON (a page: with HTML), or failed at the HTTP
+level. A slow
 query is expected to be stopped by the time limit (HTTP 400 "SQL query took too long") or refused at once
 because others are running (HTTP 429, plugins/arbitrary_sql.py); any other answer to it is counted apart.
 Stdlib asyncio and httpx; bounded: at most 120 s, 64 connections, 32 slow clients.
@@ -37,6 +39,7 @@ import httpx
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 SLOW_SQL = "with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c -- {}"
 LIMITS = {"seconds": 120, "connections": 64, "slow": 32}
+PAGES = ("/", "/data/predictions")  # the track record's page and a table's, requested in turn with the queries
 PHASES = {  # figure prefix: what it measured
     "calm": "closed loop, {connections} connections, calm",
     "open_calm": "open loop, {rate_rps:g} requests/s (capacity {capacity_rps:g}/s), calm",
@@ -71,11 +74,13 @@ async def heaviest(client, count):
 
 
 async def fetch(client, path):
-    """None when the canned query answered 200 with JSON, else what went wrong."""
+    """None when the canned query answered 200 with JSON (a page: with HTML), else what went wrong."""
+    as_json = urlsplit(path).path.endswith(".json")
     try:
         response = await client.get(path)
-        ok = response.status_code == 200 and response.headers.get("content-type", "").startswith("application/json")
-        if ok:
+        ok = response.status_code == 200 and response.headers.get("content-type", "").startswith(
+            "application/json" if as_json else "text/html")
+        if ok and as_json:
             response.json()  # must parse
         return None if ok else f"{path}: HTTP {response.status_code} {response.text[:120]!r}"
     except (httpx.HTTPError, ValueError) as e:
@@ -161,7 +166,7 @@ def phase_figures(prefix, out, elapsed):
             **latency_figures(out["latencies"], prefix)}
 
 
-async def run(url, seconds, connections, queries, slow, rate=None, rate_fraction=0.5, seed=1):
+async def run(url, seconds, connections, queries, slow, rate=None, rate_fraction=0.5, seed=1, pages=PAGES):
     """The four phases (module docstring); figures prefixed calm_ and saturated_ (closed loop), open_calm_ and
     open_saturated_ (open loop)."""
     quarter = seconds / 4
@@ -171,7 +176,7 @@ async def run(url, seconds, connections, queries, slow, rate=None, rate_fraction
     elapsed = {}
     async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as client:
         chosen = await heaviest(client, queries)
-        paths = [p for _, p in chosen]
+        paths = [p for _, p in chosen] + list(pages)
         start = time.perf_counter()
         with ProcessPoolExecutor(1) as pool:
             await asyncio.get_running_loop().run_in_executor(pool, slow_process, url, 0, 0)  # started before timing
@@ -196,7 +201,7 @@ async def run(url, seconds, connections, queries, slow, rate=None, rate_fraction
     every = {"latencies": [d for o in phases.values() for d in o["latencies"]],
              "errors": [e for o in phases.values() for e in o["errors"]]}
     figures = {"url": url, "connections": connections, "seconds": seconds, "elapsed_s": round(total, 2),
-               "queries": [name for name, _ in chosen], "capacity_rps": round(capacity, 1),
+               "queries": [name for name, _ in chosen], "pages": list(pages), "capacity_rps": round(capacity, 1),
                "rate_rps": round(rate, 1), "canned_requests": len(every["latencies"]),
                "canned_errors": len(every["errors"]), "error_samples": every["errors"][:5],
                "rps": round(len(every["latencies"]) / total, 1), **latency_figures(every["latencies"])}
@@ -230,7 +235,7 @@ def main(argv=None):
     figures = asyncio.run(run(args.url, args.seconds, args.connections, args.queries, args.slow, args.rate,
                               args.rate_fraction, args.seed))
     f = figures
-    print(f"{f['elapsed_s']} s, canned queries: {', '.join(f['queries'])}")
+    print(f"{f['elapsed_s']} s, canned queries: {', '.join(f['queries'])}; pages: {', '.join(f['pages'])}")
     print(f"canned: {f['canned_requests']:,} requests, {f['rps']:,.1f}/s, errors {f['canned_errors']}")
     for part, what in PHASES.items():
         print(f"{what.format(**f)}: {f[part + '_requests']:,} requests, {f[part + '_rps']:,.1f}/s, "
