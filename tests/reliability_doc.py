@@ -65,8 +65,9 @@ def render(f):
         phase = "{requests} requests: p50 {p50}, p99 {p99}, max {max}".format
         figures = {k: phase(requests=n(load[f"{k}_requests"]), p50=ms(load[f"{k}_p50_s"]), p99=ms(load[f"{k}_p99_s"]),
                             max=ms(load[f"{k}_max_s"])) for k in ("calm", "open_calm", "open_saturated", "saturated")}
+        pages = f" and the pages {', '.join(f'`{p}`' for p in load['pages'])}" if load.get("pages") else ""
         rows.append((f"Load on loopback for {load['seconds']:g} s on the {len(load['queries'])} heaviest canned "
-                     f"queries ({', '.join(load['queries'])}), in four phases: {load['connections']} connections "
+                     f"queries ({', '.join(load['queries'])}){pages}, in four phases: {load['connections']} connections "
                      f"back to back (the capacity); requests at a fixed rate of half that, at random moments, calm "
                      f"and then while {load['slow_clients']} clients keep slow arbitrary SQL saturated; the "
                      f"{load['connections']} connections again while it is",

@@ -394,9 +394,9 @@ def served(tmp_path_factory):
 
 
 def test_the_served_site_keeps_answering_under_load(served, tmp_path):
-    """benchmarks/load.py briefly (LOAD_SECONDS, default 3) on the heaviest canned queries: 16 connections back to
-    back (the capacity), then requests at half that rate, calm and while 30 clients keep slow arbitrary SQL
-    saturated, then the 16 connections again while it is. Zero errors on the canned queries; every slow query
+    """benchmarks/load.py briefly (LOAD_SECONDS, default 3) on the heaviest canned queries and two pages: 16
+    connections back to back (the capacity), then requests at half that rate, calm and while 30 clients keep slow
+    arbitrary SQL saturated, then the 16 connections again while it is. Zero errors on the canned queries; every slow query
     stopped by the time limit or refused at once (429); the figures are reported, not judged."""
     seconds = float(os.environ.get("LOAD_SECONDS", "3"))
     out = tmp_path / "load.json"
