@@ -123,7 +123,7 @@ async def open_loop(client, paths, rate, seconds, seed, out):
 
 async def slow_clients(url, count, seconds):
     """`count` clients, each sending slow arbitrary queries one after another for `seconds`."""
-    out = {"stopped": 0, "refused": 0, "other": 0}
+    out = {"stopped": 0, "refused": 0, "other": 0, "other_samples": []}
     deadline = time.perf_counter() + seconds
 
     async def one(client, k):
@@ -139,8 +139,10 @@ async def slow_clients(url, count, seconds):
                     await asyncio.sleep(0.1)  # told to come back later, it comes back at once
                 else:
                     out["other"] += 1
-            except httpx.HTTPError:
+                    out["other_samples"].append(f"HTTP {response.status_code} {response.text[:160]!r}")
+            except httpx.HTTPError as e:
                 out["other"] += 1
+                out["other_samples"].append(f"{type(e).__name__}: {e}"[:200])
 
     limits = httpx.Limits(max_connections=count)
     async with httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(60.0), limits=limits) as client:
@@ -152,7 +154,8 @@ def slow_process(url, count, seconds):
     """The slow clients in a process of their own, so that their work never delays the canned requests' timing, at
     the lowest CPU priority: on loopback their CPU is the server's, which a remote visitor's never is."""
     os.nice(19 - os.nice(0))
-    return asyncio.run(slow_clients(url, count, seconds)) if count else {"stopped": 0, "refused": 0, "other": 0}
+    return asyncio.run(slow_clients(url, count, seconds)) if count else {"stopped": 0, "refused": 0, "other": 0,
+                                                                          "other_samples": []}
 
 
 def latency_figures(latencies, prefix=""):
@@ -208,7 +211,7 @@ async def run(url, seconds, connections, queries, slow, rate=None, rate_fraction
     for name, out in phases.items():
         figures.update(phase_figures(f"{name}_", out, elapsed[name]))
     figures.update({"slow_clients": slow, "slow_stopped": counts["stopped"], "slow_refused": counts["refused"],
-                    "slow_other": counts["other"]})
+                    "slow_other": counts["other"], "slow_other_samples": counts["other_samples"][:5]})
     return figures
 
 
@@ -242,6 +245,8 @@ def main(argv=None):
               + ", ".join(f"{k} {f[f'{part}_{k}_s'] * 1000:.1f} ms" for k in ("p50", "p95", "p99", "max")))
     print(f"slow queries from {f['slow_clients']} clients: {f['slow_stopped']} stopped by the time limit, "
           f"{f['slow_refused']} refused at once (429), {f['slow_other']} other answers")
+    for sample in f["slow_other_samples"]:
+        print(f"  other answer to a slow query: {sample}")
     for e in f["error_samples"]:
         print(f"  error: {e}")
     if args.json:

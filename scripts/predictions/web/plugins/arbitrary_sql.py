@@ -102,8 +102,9 @@ async def busy(scope, send, wait):
 
 def forwarder(socket):
     """An ASGI app answering a GET from the Datasette listening on `socket` (same site, same database)."""
-    client = httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(uds=socket), base_url="http://sql",
-                               timeout=httpx.Timeout(TIME_LIMIT_MS / 1000 + 30))
+    # idle connections are dropped before the other side's (uvicorn keeps them 5 s), so none is reused as it closes
+    transport = httpx.AsyncHTTPTransport(uds=socket, limits=httpx.Limits(keepalive_expiry=2.0), retries=1)
+    client = httpx.AsyncClient(transport=transport, base_url="http://sql", timeout=httpx.Timeout(TIME_LIMIT_MS / 1000 + 30))
 
     async def forward(scope, receive, send):
         path = scope.get("raw_path") or scope["path"].encode()
