@@ -28,7 +28,7 @@ from datasette.app import Datasette
 from datasette.utils import path_from_row_pks
 
 import conftest
-from conftest import ROOT, build_db, record_figures, serving, write_site
+from conftest import ROOT, build_db, processes, record_figures, serving, write_site
 from predictions import site_settings
 
 SCRIPT = "<script>alert(1)</script>"
@@ -284,8 +284,8 @@ async def test_a_query_that_never_ends_is_stopped_and_the_site_answers_at_once(d
 
 
 async def test_visitors_sql_is_refused_with_503_when_its_process_does_not_answer(hostile_db, tmp_path, monkeypatch):
-    """With PREDICTIONS_SQL_SOCKET set (as `predictions serve` sets it) visitors' SQL goes to that socket: when
-    nothing listens there, a clear 503 with Retry-After, while the canned queries answer from this process."""
+    """With PREDICTIONS_SQL_SOCKET set (as the site sets it when it starts the second Datasette) visitors' SQL goes
+    to that socket: when nothing listens there, a clear 503 with Retry-After; the canned queries answer here."""
     monkeypatch.setenv("PREDICTIONS_SQL_SOCKET", str(tmp_path / "nobody.sock"))
     ds = Datasette(**site_settings.datasette_kwargs(hostile_db))
     await ds.invoke_startup()
@@ -413,27 +413,15 @@ def test_the_served_site_keeps_answering_under_load(served, tmp_path):
     record_figures("load", **{k: v for k, v in figures.items() if k not in ("url", "error_samples", "slow_other_samples")})
 
 
-def processes():
-    """{pid: (parent pid, nice, command line)} of every process this user can see."""
-    found = {}
-    for proc in Path("/proc").iterdir():
-        try:
-            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-            found[int(proc.name)] = (int(stat[1]), int(stat[16]), (proc / "cmdline").read_bytes().split(b"\0"))
-        except (ValueError, OSError):
-            continue
-    return found
-
-
 def test_visitors_sql_runs_in_a_process_of_its_own(served):
-    """`predictions serve` answers visitors' SQL from a second Datasette (on a Unix socket, at the lowest CPU
-    priority): while that process is frozen, the canned queries and pages answer and a visitor's query does not."""
+    """`predictions serve` answers visitors' SQL from a second Datasette that the site's starts (on a Unix socket,
+    at the lowest CPU priority): while that process is frozen, the canned queries and pages answer and a visitor's
+    query does not."""
     port = served.rsplit(":", 1)[1].encode()
     procs = processes()
     [site] = [pid for pid, (_, _, argv) in procs.items() if b"datasette" in argv and port in argv and b"--port" in argv]
-    serve = procs[site][0]
-    [sql] = [pid for pid, (parent, _, argv) in procs.items() if parent == serve and b"--uds" in argv]
-    assert procs[sql][1] == 19 and procs[site][1] == procs[serve][1]
+    [sql] = [pid for pid, (parent, _, argv) in procs.items() if parent == site and b"--uds" in argv]
+    assert procs[sql][1] == 19 and procs[site][1] == procs[procs[site][0]][1]  # the site as nice as `serve`
     os.kill(sql, signal.SIGSTOP)
     try:
         assert conftest.get(served + "/data/scores.json?_shape=array")[0] == 200

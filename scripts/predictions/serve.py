@@ -4,19 +4,18 @@ Datasette names a database after its file and every URL of the site uses ``/data
 through a link named ``data.db`` in the dataset's cache folder (``.predictions/site/``), whatever its own name,
 beside its generated metadata and inspect file. ``serve`` runs Datasette as a child process and watches the
 database: when a build replaces it, the inspect file and metadata are made again and Datasette restarted.
-SQL written by visitors (``?sql=``, ``?_where=``) is answered by a second Datasette on a Unix socket, so that a
-query running to its time limit never holds up the canned queries and pages (plugins/arbitrary_sql.py).
+SQL written by visitors (``?sql=``, ``?_where=``) is answered by a second Datasette that the site's starts
+(site_settings.SQL_PROCESS_ENV, web/plugins/arbitrary_sql.py), so that a query running to its time limit never
+holds up the canned queries and pages.
 """
 
 import hashlib
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,8 +23,6 @@ from . import site_settings
 from .build import inputs
 from .site import find_config
 from .sitemeta import site_metadata
-
-SQL_SOCKET_ENV = "PREDICTIONS_SQL_SOCKET"  # read by web/plugins/arbitrary_sql.py
 
 
 def source_files(dataset):
@@ -128,59 +125,34 @@ def interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def start(link, meta, host, port, sockets):
-    """The site's Datasette and, on a Unix socket in `sockets`, the one that answers visitors' SQL for it."""
-    socket = Path(sockets) / "sql.sock"
-    socket.unlink(missing_ok=True)
-    argv = site_settings.serve_argv(link, metadata=meta)
-    # at the lowest CPU priority: the site's own process gets the CPU first
-    sql = subprocess.Popen(argv[:argv.index("--host")] + ["--uds", str(socket)] + argv[argv.index("--port") + 2:],
-                           stdout=subprocess.DEVNULL, preexec_fn=lambda: os.nice(19))
-    for _ in range(600):  # the site refers visitors' SQL to it from its first request on
-        if socket.exists() or sql.poll() is not None:
-            break
-        time.sleep(0.1)
-    env = {**os.environ, SQL_SOCKET_ENV: str(socket)}
-    return [subprocess.Popen(site_settings.serve_argv(link, host, port, metadata=meta), env=env), sql]
-
-
 def supervise(dataset, metadata, host, port, echo, poll=1.0):
     """Run Datasette; when the database file is replaced, prepare the site again and restart it.
 
     SIGTERM and Ctrl-C stop Datasette with it."""
     signal.signal(signal.SIGTERM, interrupt)
-    sockets = tempfile.mkdtemp(prefix="predictions-sql-")  # short: a socket's path is at most 107 bytes
-    try:
-        while True:
-            link, meta = prepare(dataset, metadata)
-            seen = stamp(dataset.db_path)
-            children = start(link, meta, host, port, sockets)
-            try:
-                while all(child.poll() is None for child in children):
-                    time.sleep(poll)
-                    now = stamp(dataset.db_path)
-                    if now is not None and now != seen:
-                        echo(f"{Path(dataset.db_path).name} was rebuilt: reloading")
-                        break
-                else:
-                    site, sql = children
-                    if site.poll() is not None:
-                        stop(sql)
-                        return site.returncode
-                    echo(f"the Datasette answering visitors' SQL exited ({sql.returncode}): restarting the site")
-            except KeyboardInterrupt:
-                for child in children:
-                    stop(child)
-                return 0
-            for child in children:
-                stop(child)
-            sys.stdout.flush()
-    finally:
-        shutil.rmtree(sockets, ignore_errors=True)
+    while True:
+        link, meta = prepare(dataset, metadata)
+        seen = stamp(dataset.db_path)
+        child = subprocess.Popen(site_settings.serve_argv(link, host, port, metadata=meta),
+                                 env={**os.environ, site_settings.SQL_PROCESS_ENV: "1"})
+        try:
+            while child.poll() is None:
+                time.sleep(poll)
+                now = stamp(dataset.db_path)
+                if now is not None and now != seen:
+                    echo(f"{Path(dataset.db_path).name} was rebuilt: reloading")
+                    break
+            else:
+                return child.returncode
+        except KeyboardInterrupt:
+            stop(child)
+            return 0
+        stop(child)
+        sys.stdout.flush()
 
 
 def stop(child):
-    """End a Datasette: SIGTERM, then SIGKILL if it has not gone within 10 s."""
+    """End Datasette: SIGTERM, then SIGKILL if it has not gone within 10 s."""
     child.terminate()
     try:
         child.wait(timeout=10)

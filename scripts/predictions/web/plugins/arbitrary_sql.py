@@ -7,21 +7,29 @@ A request carrying SQL written by the visitor (``?sql=`` on a database, ``?_wher
   bursts of up to BURST_S (a query that finishes in time costs nothing: its time depends on the machine's load
   as much as on the query).
 So at most one of the num_sql_threads threads is busy with arbitrary SQL, and only a twentieth of the time: the
-others, and the CPU, stay free for the canned queries and pages.
-
-When SOCKET_ENV names a Unix socket (`predictions serve` starts a second Datasette there, serve.py), the
-requests let through are answered by that process instead of this one: a query that runs for its whole time
-limit then shares nothing with the canned queries but the CPU (in this process it held up their threads and
-the event loop, which compete with it for the interpreter: Datasette checks the time limit in Python every
-1,000 SQLite instructions). If that process cannot be reached, the answer is 503. Queries that finish in time never touch the
+others, and the CPU, stay free for the canned queries and pages. Queries that finish in time never touch the
 share; a visitor who floods the site with slow ones gets 429s, and so, while it lasts, does everyone's
 arbitrary SQL (the canned queries and pages never do). Thirty slow queries sent at once stalled the canned
 queries for 41 s before this (issue 15); benchmarks/load.py measures it.
+
+With SPAWN_ENV=1 (`predictions serve` and the published container set it), `datasette serve` starts a second
+Datasette of the same site on a Unix socket, at the lowest CPU priority, and the requests let through are
+answered by that process instead of this one: a query that runs for its whole time limit then shares nothing
+with the canned queries but the CPU, and gets it last (in this process it held up their threads and the event
+loop, which compete with it for the interpreter: Datasette checks the time limit in Python every 1,000 SQLite
+instructions). If that process cannot be reached, the answer is 503. It ends with this one.
 """
 
+import atexit
+import ctypes
 import json
 import math
 import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
 import time
 from urllib.parse import parse_qsl
 
@@ -33,7 +41,9 @@ TIME_LIMIT_MS = 1000
 SHARE = 0.05  # seconds of arbitrary SQL stopped by the time limit per second, on average
 BURST_S = 2.0  # seconds of it that may run back to back before SHARE applies
 ARBITRARY = ("sql", "_where")
-SOCKET_ENV = "PREDICTIONS_SQL_SOCKET"
+SPAWN_ENV = "PREDICTIONS_SQL_PROCESS"  # "1": answer visitors' SQL from a second Datasette
+SOCKET_ENV = "PREDICTIONS_SQL_SOCKET"  # where that Datasette listens (set by startup below)
+FOLDER_PREFIX = "predictions-sql-"  # + the site's pid: the socket's folder in the temporary folder
 HOP_BY_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"content-length"}
 
 
@@ -122,6 +132,72 @@ def forwarder(socket):
         await send({"type": "http.response.body", "body": body})
 
     return forward
+
+
+def sql_argv(argv, socket):
+    """`datasette serve ...` as this process was started (argv without the program), on `socket` instead of a port."""
+    args, rest = [], iter(argv)
+    for arg in rest:
+        if arg in ("--host", "-h", "--port", "-p", "--uds"):
+            next(rest, None)
+        elif not arg.startswith(("--host=", "--port=", "--uds=")):
+            args.append(arg)
+    return [sys.executable, "-m", "datasette", *args, "--uds", socket]
+
+
+def lowly():
+    """In the child before it runs: the lowest CPU priority, and SIGTERM when this process dies (Linux)."""
+    os.nice(19 - os.nice(0))
+    prctl = getattr(ctypes.CDLL(None), "prctl", None)
+    if prctl:
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@hookimpl
+def startup(datasette):
+    """With SPAWN_ENV=1 in a `datasette serve` that serves (not --get), start the Datasette for visitors' SQL."""
+    argv = sys.argv[1:]
+    if os.environ.get(SPAWN_ENV) != "1" or argv[:1] != ["serve"] or "--get" in argv or os.environ.get(SOCKET_ENV):
+        return
+    folder = socket_folder()
+    socket = os.path.join(folder, "sql.sock")
+    env = {k: v for k, v in os.environ.items() if k != SPAWN_ENV}
+    child = subprocess.Popen(sql_argv(argv, socket), env=env, stdout=subprocess.DEVNULL, preexec_fn=lowly)
+    for _ in range(600):  # this site refers visitors' SQL to it from its first request on
+        if os.path.exists(socket) or child.poll() is not None:
+            break
+        time.sleep(0.1)
+    os.environ[SOCKET_ENV] = socket
+
+    @atexit.register
+    def stop():  # on a normal exit; uvicorn ends on SIGTERM by raising it again, which PR_SET_PDEATHSIG covers
+        child.terminate()
+        child.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def socket_folder():
+    """A new folder for the socket, named after this process (short: a socket's path is at most 107 bytes); the
+    folders of processes that are gone are removed (a site stopped by a signal leaves its own)."""
+    base = tempfile.gettempdir()
+    for name in os.listdir(base):
+        pid = name.removeprefix(FOLDER_PREFIX)
+        if name.startswith(FOLDER_PREFIX) and pid.isdigit() and not alive(int(pid)):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+    folder = os.path.join(base, f"{FOLDER_PREFIX}{os.getpid()}")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.mkdir(folder, 0o700)
+    return folder
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
 
 
 @hookimpl
