@@ -61,7 +61,23 @@ def render(f):
                      f"stopped by the {n(site['time_limit_ms'])} ms limit after {site['stopped_after_s']:.1f} s, the "
                      f"next request answered in {ms(site['next_request_s'])}; {n(site['writes_refused'])} write "
                      f"attempts refused, database unchanged; results capped at {n(site['rows_cap'])} rows"))
-    if load:
+    if load and "open_calm_p99_s" in load:
+        phase = "{requests} requests: p50 {p50}, p99 {p99}, max {max}".format
+        figures = {k: phase(requests=n(load[f"{k}_requests"]), p50=ms(load[f"{k}_p50_s"]), p99=ms(load[f"{k}_p99_s"]),
+                            max=ms(load[f"{k}_max_s"])) for k in ("calm", "open_calm", "open_saturated", "saturated")}
+        pages = f" and the pages {', '.join(f'`{p}`' for p in load['pages'])}" if load.get("pages") else ""
+        rows.append((f"Load on loopback for {load['seconds']:g} s on the {len(load['queries'])} heaviest canned "
+                     f"queries ({', '.join(load['queries'])}){pages}, in four phases: {load['connections']} connections "
+                     f"back to back (the capacity); requests at a fixed rate of half that, at random moments, calm "
+                     f"and then while {load['slow_clients']} clients keep slow arbitrary SQL saturated; the "
+                     f"{load['connections']} connections again while it is",
+                     f"{n(load['canned_requests'])} canned-query requests, **{n(load['canned_errors'])} errors**; "
+                     f"capacity {load['capacity_rps']:,.0f} requests/s; **at {load['rate_rps']:,.0f} requests/s**: "
+                     f"calm {figures['open_calm']}; **while arbitrary SQL was saturated** {figures['open_saturated']}; "
+                     f"back to back: calm {figures['calm']}, saturated {figures['saturated']}; slow queries: "
+                     f"{n(load['slow_stopped'])} stopped by the time limit, {n(load['slow_refused'])} refused at once "
+                     f"(429), {load['slow_other']} other answers"))
+    elif load:  # figures of a run before the open-loop phases
         rows.append((f"Load on loopback: {load['connections']} connections for {load['seconds']:g} s on the "
                      f"{len(load['queries'])} heaviest canned queries ({', '.join(load['queries'])}), while "
                      f"{load['slow_clients']} clients keep slow arbitrary SQL saturated (from 30% of the run on)",

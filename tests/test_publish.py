@@ -12,7 +12,7 @@ from importlib.metadata import version
 import pytest
 import yaml
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, get, processes, run_cli, serving
 from predictions import config, site_settings
 from predictions.publish import APP_UID, REQUIREMENTS, publish_site
 from predictions.sitemeta import site_metadata
@@ -91,6 +91,25 @@ def test_the_container_command_serves_the_site(site):
         out = subprocess.run([*argv, "--get", path], cwd=site, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         assert check(json.loads(out.stdout)), path
+
+
+def test_the_container_answers_visitors_sql_from_a_second_process(site, tmp_path, monkeypatch):
+    """The Dockerfile's ENV and command, run here on a loopback port: the site starts the Datasette for visitors'
+    SQL (on a Unix socket, at the lowest CPU priority), which answers them."""
+    name, value = re.search(r"^ENV (\w+)=(\S+)$", (site / "Dockerfile").read_text(), re.M).groups()
+    assert name == site_settings.SQL_PROCESS_ENV and value == "1"
+    monkeypatch.setenv(name, value)
+    argv = command(site)[1:]
+    argv[argv.index("--host") + 1] = "127.0.0.1"
+    del argv[argv.index("--port"):argv.index("--port") + 2]  # serving() gives it a free one
+    with serving([sys.executable, "-m", "datasette", *argv], tmp_path / "serve.log", cwd=site) as url:
+        procs = processes()
+        port = url.rsplit(":", 1)[1].encode()
+        [server] = [pid for pid, (_, _, args) in procs.items() if b"datasette" in args and port in args]
+        [sql] = [pid for pid, (parent, _, args) in procs.items() if parent == server and b"--uds" in args]
+        assert procs[sql][1] == 19
+        status, _, body = get(url + "/data.json?_shape=array&sql=select+count(*)+as+n+from+predictions")
+        assert status == 200 and json.loads(body)[0]["n"] > 0
 
 
 def test_publishing_again_changes_nothing(corpus_db, tmp_path):
@@ -185,7 +204,7 @@ def test_the_container_installs_everything_the_site_plugins_import():
     locked = {re.match(r"^([A-Za-z0-9_.-]+)==", line)[1].lower().replace("_", "-")
               for line in REQUIREMENTS.read_text().splitlines() if re.match(r"^[A-Za-z0-9_.-]+==", line)}
     modules = {"datasette": "datasette", "numpy": "numpy", "scipy": "scipy", "markupsafe": "markupsafe",
-               "jinja2": "jinja2", "yaml": "pyyaml", "datasette_dashboards": "datasette-dashboards"}
+               "jinja2": "jinja2", "yaml": "pyyaml", "datasette_dashboards": "datasette-dashboards", "httpx": "httpx"}
     for path in site_settings.PLUGINS.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \

@@ -188,3 +188,22 @@ async def test_recalibration_flags_few_forecasts_and_refuses_no_fit(tmp_path):
     [fit] = await rows(ds, "calibration_fit", post="q")
     assert fit["calibration_slope"] is None and fit["calibration_intercept"] is None
     assert fit["fit_note"].startswith("no finite fit: every outcome is the same")
+
+
+def test_forecast_stats_remembers_exactly_what_it_would_compute():
+    """The aggregate keeps its answers per set of rows (plugins/forecast_stats.py): asked again, in any order of
+    asking, it answers what a fresh computation of the same rows gives."""
+    import json
+    import sqlite3
+
+    from test_site import load_plugin
+
+    stats = load_plugin("forecast_stats")
+    conn = sqlite3.connect(":memory:")
+    stats.register(conn)
+    sets = [[(0.7, 1.0, 3), (0.7, 0.0, 2), (0.2, 0.0, 4), (0.9, 1.0, 6)], [(0.9, 1.0, 5), (0.1, 1.0, 1), (0.5, 0.5, 2)]]
+    for given in sets + sets + sets[::-1]:
+        values = ", ".join(f"({f}, {o}, {n})" for f, o, n in given)
+        [(got,)] = conn.execute(f"SELECT forecast_stats(column1, column2, column3) FROM (VALUES {values})").fetchall()
+        assert got == json.dumps(stats.forecast_stats(given))
+    assert stats.stats_json.cache_info().hits == 4

@@ -664,6 +664,7 @@ def load_plugin(name):
 def test_queries_give_the_same_numbers_with_the_plugins_math_functions(db_name, fixture_db, corpus_db):
     """Run every canned query with SQLite's math functions, then with the plugin's Python ones in their place."""
     sql_math = load_sql_math()
+    page_size = load_plugin("page_size")
     db_path = fixture_db if db_name == "fixture" else corpus_db
 
     def run_all(replace):
@@ -675,6 +676,8 @@ def test_queries_give_the_same_numbers_with_the_plugins_math_functions(db_name, 
         results = {}
         for name, query in QUERIES.items():
             params = {p: "" for p in query.get("params", [])}
+            if ":_page_size" in query["sql"]:  # as the site binds it (plugins/page_size.py)
+                params["_page_size"] = page_size.DEFAULT
             for extra in ({}, {"fold": "on"}, {"bucket": "10"}, {"by": "tag"}, {"by": "horizon"}, {"q": "claim"}):
                 if set(extra) <= set(params):
                     results[name, str(extra)] = conn.execute(query["sql"], {**params, **extra}).fetchall()
@@ -728,3 +731,30 @@ def test_serve_command_line(tmp_path):
     assert f"-m {site_settings.METADATA}" in joined and "--plugins-dir" in argv and "--template-dir" in argv
     assert "--setting sql_time_limit_ms 3000" in joined and argv[-1] == "--cors"
     assert argv[argv.index("--port") + 1] == "8123"
+
+
+async def test_long_lists_come_in_pages_that_size_sets(tmp_path):
+    """open, misses, search and scores_by return a page of 100 rows (plugins/page_size.py); `_size` asks for more,
+    `max` for the cap, the CSV link on the page for every row up to the cap; a full page says so and links on."""
+    n = 250
+    calls = "\n".join(f"- Claim {i} comes true (_Probability: 70%_)" for i in range(1, n + 1))
+    content = write_site(tmp_path / "site", {"blog/many/index.md": f"---\ntitle: Many\ndate: 2030-01-01\n---\n\n"
+                                                                     f"## Calls\n\n{calls}\n"})
+    (tmp_path / "res").mkdir()
+    ds = await site(build_db(tmp_path / "data.db", content, tmp_path / "res"))
+    ids = [f"many/calls/{i}" for i in range(1, n + 1)]  # all open, one date: in the order of the post
+    assert [r["prediction_id"] for r in await rows(ds, "open")] == ids[:100]
+    assert [r["prediction_id"] for r in await rows(ds, "open", _size="7")] == ids[:7]
+    assert [r["prediction_id"] for r in await rows(ds, "open", _size="max")] == ids
+    assert len(await rows(ds, "open", _size="100000")) == n  # at most the cap (2,000), here every row
+    assert len(await rows(ds, "open", _size="lots")) == 100
+    assert len(await rows(ds, "search", q="claim")) == 100
+    assert len(await rows(ds, "search", q="claim", _size="max")) == n
+    html = (await ds.client.get("/data/open")).text
+    assert "The first 100 rows" in html and 'href="/data/open?_size=max"' in html
+    csv_link = next(a for a in html.split('href="')[1:] if a.startswith("/data/open.csv")).split('"')[0]
+    assert "_size=max" in csv_link
+    table = list(csv.reader(io.StringIO((await ds.client.get(csv_link.replace("&amp;", "&"))).text)))
+    assert [r[0] for r in table[1:]] == ids
+    assert "The first" not in (await ds.client.get("/data/open", params={"_size": "max"})).text  # 250 < the cap
+    assert "The first" not in (await ds.client.get("/data/scores")).text  # not a paged query

@@ -83,6 +83,7 @@ WORKDIR /app
 COPY . /app
 USER {APP_UID}
 EXPOSE {PORT}
+ENV {site_settings.SQL_PROCESS_ENV}=1
 CMD {json.dumps(serve_argv(folders))}
 """
 

@@ -4,6 +4,9 @@ Datasette names a database after its file and every URL of the site uses ``/data
 through a link named ``data.db`` in the dataset's cache folder (``.predictions/site/``), whatever its own name,
 beside its generated metadata and inspect file. ``serve`` runs Datasette as a child process and watches the
 database: when a build replaces it, the inspect file and metadata are made again and Datasette restarted.
+SQL written by visitors (``?sql=``, ``?_where=``) is answered by a second Datasette that the site's starts
+(site_settings.SQL_PROCESS_ENV, web/plugins/arbitrary_sql.py), so that a query running to its time limit never
+holds up the canned queries and pages.
 """
 
 import hashlib
@@ -130,7 +133,8 @@ def supervise(dataset, metadata, host, port, echo, poll=1.0):
     while True:
         link, meta = prepare(dataset, metadata)
         seen = stamp(dataset.db_path)
-        child = subprocess.Popen(site_settings.serve_argv(link, host, port, metadata=meta))
+        child = subprocess.Popen(site_settings.serve_argv(link, host, port, metadata=meta),
+                                 env={**os.environ, site_settings.SQL_PROCESS_ENV: "1"})
         try:
             while child.poll() is None:
                 time.sleep(poll)

@@ -35,6 +35,9 @@ SETTINGS = {
     "num_sql_threads": 3,
 }
 CORS = True
+# Set to 1 in the environment of `datasette serve`: visitors' SQL is answered by a second Datasette that the
+# site's starts (web/plugins/arbitrary_sql.py); `predictions serve` and the published container set it.
+SQL_PROCESS_ENV = "PREDICTIONS_SQL_PROCESS"
 
 
 def inspect_path(db_path):
