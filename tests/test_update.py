@@ -197,7 +197,7 @@ def test_changes_one_after_another_and_back(site):
 
 def test_nothing_changed_writes_nothing(site):
     """(After a rewrite the update reads drafts once more: the rewrite does not record what they held.)"""
-    assert f"{UPDATED} (1 file changed: 0 posts' rows replaced)" in build(site)
+    assert f"{UPDATED} (1 file changed: the rows of 0 posts replaced)" in build(site)
     db = site / "data.db"
     stamp = db.stat().st_mtime_ns
     output = build(site)

@@ -276,7 +276,8 @@ def update(dataset, options):
         cache.close()
     plan.save_manifest(now)
     n = len(plan.changed)
-    return Built("update", f"{n} file{'s' if n != 1 else ''} changed: {len(plan.rewritten)} posts' rows replaced",
+    k = len(plan.rewritten)
+    return Built("update", f"{n} file{'s' if n != 1 else ''} changed: the rows of {k} post{'s' if k != 1 else ''} replaced",
                  lambda: db_warnings(db_path), counts, plan.kept, cache.misses)
 
 
@@ -815,4 +816,4 @@ def renumber(conn, table, order, top, gone, join=""):
     conn.execute("DROP TABLE temp.moved")
 
 
-__all__ = ["Built", "Fallback", "InputError", "build", "manifest_path"]
+__all__ = ["Built", "Fallback", "build", "manifest_path"]
