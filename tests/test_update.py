@@ -5,6 +5,7 @@ again, and compares every table, every row and every column (ids included; rows 
 rows are stored in is not part of the contract) with a `--full` build of the same files in another folder.
 """
 
+import random
 import re
 import shutil
 import sqlite3
@@ -335,3 +336,30 @@ def test_authors_and_tags_rows_follow_the_first_post_naming_them(site):
     assert_same_as_full(site)
     assert sqlite3.connect(site / "data.db").execute("SELECT link FROM authors WHERE name = ?",
                                                      [author[1]]).fetchone() == (author[2],)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 9])
+def test_random_sequences_of_changes(site, seed):
+    """Changes drawn at random, one after another: after each, the updated database equals a full build's. A change
+    the corpus cannot take (nothing left to apply it to, or one that makes a build fail) is undone and skipped."""
+    rng = random.Random(seed)
+    content = site / "site" / "content"
+    done = 0
+    for _ in range(6):
+        snapshot = tree(content)
+        try:
+            rng.choice(CHANGES)(site)
+        except (StopIteration, TypeError, IndexError, FileExistsError):
+            continue
+        result = run_cli("build", "--content", content, "--db", site / "check.db", "--resolutions",
+                         site / "resolutions", "--quiet", "--full")
+        if result.exit_code != 0:  # an invalid corpus: undo it
+            shutil.rmtree(content)
+            for rel, data in snapshot.items():
+                (content / rel).parent.mkdir(parents=True, exist_ok=True)
+                (content / rel).write_bytes(data)
+            continue
+        assert UPDATED in build(site)
+        assert_same_as_full(site)
+        done += 1
+    assert done >= 3
