@@ -5,22 +5,25 @@ writes its rows through a database.Writer), then returns a Corpus of what spans 
 the rest. Errors are gathered for the whole build and raised together.
 """
 
+import contextlib
 import datetime as dt
+import gc
 import json
+import pickle
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import claims as claiming
-from . import database, grading, reviews, scoring, statements, trackers
+from . import database, grading, reading, reviews, scoring, trackers
 from . import markdown as md
 from . import resolutions as res
 from . import styles as styling
 from .cache import Cache, cache_path
 from .errors import InputError, Problem, Report, display
-from .extract import extract, extract_post
+from .extract import Extraction, extract_post
 from .history import History
-from .posts import as_date, discover, read_post
+from .posts import as_date, discover
 from .site import load_site, source_site
 
 YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
@@ -129,16 +132,18 @@ def collect_dataset(dataset, history=None, **options):
     return corpus
 
 
-def write(dataset, full=False, **options):
+def write(dataset, full=False, jobs=None, **options):
     """Build the dataset's database: collect its posts, streaming each post's rows into a new file that replaces
     the old one only if everything succeeded. Returns (corpus, cache); raises InputError on bad input.
-    --full (full=True) reads every post and every git source's history again instead of reusing cached work."""
+    --full (full=True) reads every post and every git source's history again instead of reusing cached work.
+    jobs: worker processes that read and parse the files (reading.py); None: one per usable CPU (none for a
+    small build), 1: none."""
     cache = Cache(cache_path(dataset.db_path), enabled=not full)
     history = History(dataset, enabled=not full)
     try:
-        with database.Writer(dataset.db_path) as writer:
+        with few_collections(), database.Writer(dataset.db_path) as writer:
             rows = Rows(writer, history)
-            corpus = collect_dataset(dataset, history=history, cache=cache, on_post=rows.post, **options)
+            corpus = collect_dataset(dataset, history=history, cache=cache, on_post=rows.post, jobs=jobs, **options)
             for kind, path, line, message in history.warnings:
                 corpus.report.warn(kind, path, line, message)
             corpus.history = dict(history.stats)
@@ -152,8 +157,24 @@ def write(dataset, full=False, **options):
     return corpus, cache
 
 
+@contextlib.contextmanager
+def few_collections():
+    """The garbage collector rarely during a build: a build allocates millions of objects that live to its end
+    (or are freed by reference counting), and each full collection scans them all. What exists before the build
+    (modules, the parser) is frozen, never scanned; forked workers inherit both settings."""
+    thresholds = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 1000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
 def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, progress=None, build_date=None,
-            cache=None, on_post=None, sites=None, styles=None, claims_dir=None, trackers=None, history=None):
+            cache=None, on_post=None, sites=None, styles=None, claims_dir=None, trackers=None, history=None, jobs=1):
     """Read every post under the content roots, and the resolutions; raise InputError on bad input.
 
     Each post is read, extracted and handed to on_post(entry, build_date) (Rows.post writes its rows) before
@@ -163,12 +184,16 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
     table): posts its globs name are read with the list/table grammar or graded by their marks (not cached).
     claims_dir: a folder of claims files (claims.py), authors' own tallies to set beside the recomputed ones.
     trackers: (source name, kind, file) of tracker exports (trackers.py): each question a post of that source.
-    history: a history.History, which gives a post without a date its first commit's."""
+    history: a history.History, which gives a post without a date its first commit's.
+    jobs: how many worker processes read and parse the files (reading.py; 1: this process alone; None: as many
+    as usable CPUs for a large build). The results come back in file order and are used here, in order, exactly
+    as a serial build uses them."""
     report = Report()
     build_date = build_date or dt.date.today()
     style_of = styling.parse_all(styles)
     sites = sites or [load_site(root, base_url=base_url) for root in content_roots]
-    files = [(site, path, rel) for site in sites for path, rel in discover(site.content_root)]
+    tasks = [(k, path, rel) for k, site in enumerate(sites) for path, rel in discover(site.content_root)]
+    reader = reading.Reader(sites, style_of, drafts, cache.keys() if cache else frozenset())
     entries, candidates, styled, written, skipped = [], [], [], set(), 0
 
     def done(entry):
@@ -176,43 +201,43 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
             on_post(entry, build_date)
         lighten(entry)
 
-    for n, (site, path, rel) in enumerate(files, 1):
+    jobs = reading.default_jobs(len(tasks)) if jobs is None else jobs
+    for n, ((k, path, _), read) in enumerate(zip(tasks, reading.read_all(tasks, reader, jobs), strict=True), 1):
         if progress:
-            progress(n, len(files))
-        post = read_post(path, rel, report, root=site.content_root)
+            progress(n, len(tasks))
+        report.extend(read.problems)
+        post, site = read.post, sites[k]
         if post is None:
             continue
         if history is not None:
             history.date_post(site, post)
-        if post.meta.get("draft") is True and not drafts:
+        if read.role == "draft":
             skipped += 1
             report.warn("draft", display(path), None, "draft skipped (build with --drafts to include it)")
             continue
         entry = Entry(site, post, site.id_prefix + post.slug)
-        style = style_of.get(site.content_root)
-        role = style.role(post.rel_path) if style else None
-        if role == "exclude":
+        if read.role == "excluded":
             report.warn("excluded", display(path), None, "excluded by its source's `exclude` globs: not read")
             continue
         entries.append(entry)
-        if role == "reviews":
-            styled.append((entry, style))  # graded after every forecast post is read
-        elif role == "forecasts":
-            read_statements(entry, report)
+        if read.role == "graded":
+            styled.append((entry, read))  # graded after every forecast post is read
+        elif read.role == "statements":
+            read_statements(entry, report, read)
             done(entry)
-        elif reviews.looks_like_review(post.body):
-            candidates.append(entry)  # graded after every forecast post is read
+        elif read.role == "review":
+            candidates.append((entry, read))  # graded after every forecast post is read
         else:
-            read_predictions(entry, report, cache)
+            read_predictions(entry, report, cache, read)
             done(entry)
     from_trackers = read_trackers(trackers or [], sites, entries, report, done)
     check_unique_posts(entries, report)
     by_path = {(e.site.id, e.post.url_path): e for e in entries}
-    for entry in candidates:
-        read_review(entry, by_path, report, cache)
+    for entry, read in candidates:
+        read_review(entry, read, by_path, report, cache)
         done(entry)
-    for entry, style in styled:
-        read_graded(entry, style, entries, by_path, report)
+    for entry, read in styled:
+        read_graded(entry, read, entries, by_path, report, style_of[entry.site.content_root])
         done(entry)
     check_unique_predictions(entries, report)
     report.raise_errors()
@@ -241,16 +266,23 @@ def first_time(entry, written):
     return True
 
 
-def read_predictions(entry, report, cache=None):
-    post = entry.post
+def read_predictions(entry, report, cache=None, read=None):
+    """A forecast post's extraction: from the cache, from its worker's read, or (a review that grades no post)
+    parsed here from the file read again."""
     entry.extraction = cache.get(entry, "forecast") if cache else None
     if entry.extraction is None:
-        entry.extraction = extract_post(entry.id, post, report)
+        blob = read.blob if read is not None and read.role == "forecast" else None
+        if blob is not None:
+            entry.extraction = pickle.loads(blob)
+            report.extend(read.work_problems)
+        else:
+            post = reading.reread(entry.post, report)
+            entry.extraction = extract_post(entry.id, post, report) if post else Extraction()
+            entry.post.body = None
         if cache:
-            cache.put(entry, "forecast", entry.extraction)
+            cache.put(entry, "forecast", entry.extraction, blob)
     if entry.extraction.predictions:
         entry.kind = "forecast"
-    post.body = None  # read: the text is not needed again
 
 
 def read_trackers(files, sites, entries, report, done):
@@ -270,26 +302,25 @@ def read_trackers(files, sites, entries, report, done):
     return found
 
 
-def read_statements(entry, report):
+def read_statements(entry, report, read):
     """A post named by its source's `forecasts` globs: its list and table statements (statements.py)."""
     post = entry.post
-    entry.extraction, entry.reader = statements.extract_forecasts(entry.id, post.shown, post.body, post.body_line,
-                                                                  report), "statements"
+    entry.extraction, entry.reader = read.work(), "statements"
+    report.extend(read.work_problems)
     if entry.extraction.predictions:
         entry.kind = "forecast"
     else:
         report.warn("no-statements", post.shown, None, "named by its source's `forecasts` globs but states no "
                     "forecast in list or table form (`Statement: 70%`): check the globs or the post")
-    post.body = None
 
 
-def read_graded(entry, style, entries, by_path, report):
+def read_graded(entry, read, entries, by_path, report, style):
     """A post named by its source's `reviews` globs grades the forecast post it links, or whose statements it
     repeats; each graded item's mark gives the outcome (grading.py)."""
     post = entry.post
-    review = grading.read(post, entry.id, entry.site.base_url, style, report)
+    review = read.work()
+    report.extend(read.work_problems)
     entry.extraction, entry.kind = review.extraction, "review"
-    post.body = None
     target = linked_forecast(entry, review.paths, entries, by_path)
     if target is None:
         scored = sorted(((grading.repeated(review, e.extraction.predictions), e.id, e) for e in entries
@@ -322,23 +353,19 @@ def linked_forecast(entry, paths, entries, by_path):
     return None
 
 
-def review_work(entry):
-    """What a review post says on its own: sections, references, linked post paths, verdicts, problems."""
-    post, own = entry.post, Report()
-    extraction, tokens = extract(entry.id, post.shown, post.body, post.body_line, own, scan=False)
-    hrefs = [r.url for r in extraction.references if r.kind == "inline"]
-    paths = reviews.linked_paths(post.body, entry.site.base_url, hrefs)
-    verdicts = reviews.read_verdicts(tokens, extraction.sections, post.body_line, post.shown, own)
-    return extraction, paths, verdicts, own.errors
-
-
-def read_review(entry, by_path, report, cache=None):
+def read_review(entry, read, by_path, report, cache=None):
     """A post with verdicts grades the first forecast post it links; without one it is an article."""
     work = cache.get(entry, "review") if cache else None
     if work is None:
-        work = review_work(entry)
+        blob, read.blob = read.blob, None
+        if blob is not None:
+            work = pickle.loads(blob)
+        else:
+            post = reading.reread(entry.post, report)
+            work = reading.review_work(entry.id, post, entry.site.base_url) if post else (Extraction(), [], [], [])
+            entry.post.body = None
         if cache and not work[3]:
-            cache.put(entry, "review", work)
+            cache.put(entry, "review", work, blob)
     extraction, paths, verdicts, errors = work
     targets = [by_path.get((entry.site.id, p)) for p in paths]
     target = next((t for t in targets if t and t.kind == "forecast"), None)
@@ -347,7 +374,6 @@ def read_review(entry, by_path, report, cache=None):
     report.errors += errors
     entry.extraction, entry.kind, entry.reviews_post_id = extraction, "review", target.id
     entry.verdicts = reviews.match(verdicts, target.extraction.predictions, entry.post.shown, report)
-    entry.post.body = None
 
 
 def warn_ungraded(entries, resolutions, report):

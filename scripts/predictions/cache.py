@@ -27,6 +27,11 @@ def code_version():
     return h.hexdigest()[:16]
 
 
+def work_key(site, post, mode):
+    """The key of a post's work: its site, place and bytes, and what was read (forecast or review)."""
+    return f"{site.id}\0{site.base_url}\0{post.rel_path}\0{post.checksum}\0{mode}"
+
+
 def cache_path(db_path):
     db_path = Path(db_path)
     return db_path.with_name(f".{db_path.name}.cache")
@@ -51,8 +56,16 @@ class Cache:
 
     @staticmethod
     def key(entry, mode):
-        post = entry.post
-        return f"{entry.site.id}\0{entry.site.base_url}\0{post.rel_path}\0{post.checksum}\0{mode}"
+        return work_key(entry.site, entry.post, mode)
+
+    def keys(self):
+        """The keys of every entry this version of the code can use (none when the cache is not read)."""
+        if self.conn is None:
+            return frozenset()
+        try:
+            return frozenset(k for (k,) in self.conn.execute("SELECT key FROM work WHERE version = ?", [self.version]))
+        except sqlite3.Error:
+            return frozenset()
 
     def get(self, entry, mode):
         """The cached work for this post and mode, or None."""
@@ -75,16 +88,17 @@ class Cache:
         self.misses += 1
         return None
 
-    def put(self, entry, mode, value):
+    def put(self, entry, mode, value, blob=None):
         """Stage new work on disk (not in memory); it becomes the cache only if the build succeeds. The cache only
-        saves time: when it cannot be written (a full disk), the build goes on without it."""
+        saves time: when it cannot be written (a full disk), the build goes on without it. blob: the value
+        already pickled (as a worker returns it)."""
         try:
-            self._put(entry, mode, value)
+            self._put(entry, mode, value, blob)
         except (OSError, sqlite3.Error):
             self.close()
             self.broken = True
 
-    def _put(self, entry, mode, value):
+    def _put(self, entry, mode, value, blob):
         if self.broken:
             return
         if self.staging is None:
@@ -92,7 +106,7 @@ class Cache:
             self.staging = sqlite3.connect(self.staging_path)
             self.staging.execute("PRAGMA journal_mode = OFF")
             self.staging.execute(SCHEMA)
-        blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        blob = blob or pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         self.staging.execute("INSERT OR REPLACE INTO work VALUES (?, ?, ?)", [self.key(entry, mode), self.version, blob])
 
     def save(self):

@@ -44,6 +44,11 @@ class Report:
     def warn(self, kind, path, line, message):
         self.warnings.append((kind, Problem(str(path), line, message)))
 
+    def extend(self, other):
+        """Add another report's problems after these (a worker's, in the order the build reads the files)."""
+        self.errors += other.errors
+        self.warnings += other.warnings
+
     def raise_errors(self):
         if self.errors:
             raise InputError(self.errors)
