@@ -8,10 +8,13 @@ the rest. Errors are gathered for the whole build and raised together.
 import contextlib
 import datetime as dt
 import gc
+import itertools
 import json
 import pickle
 import re
+import sys
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from pathlib import Path
 
 from . import claims as claiming
@@ -37,7 +40,7 @@ class Entry:
     kind: str = "article"
     extraction: object = None
     reviews_post_id: str | None = None
-    verdicts: list = field(default_factory=list)
+    verdicts: list = field(default_factory=list)  # graded: {prediction id: res.Resolution}, later just the ids
     references: int = 0  # how many the post has (its reference objects are dropped once written)
     reader: str = "markers"  # how its forecasts were read: markers (extract.py) or statements (statements.py)
 
@@ -209,6 +212,7 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
         post, site = read.post, sites[k]
         if post is None:
             continue
+        post.path = path  # one Path object per file, not a worker's copy too
         if history is not None:
             history.date_post(site, post)
         if read.role == "draft":
@@ -334,7 +338,7 @@ def read_graded(entry, read, entries, by_path, report, style):
             entry.kind = "article"
             return
     entry.reviews_post_id = target.id
-    entry.verdicts = grading.match(review, target.extraction.predictions, post.shown, report)
+    entry.verdicts = resolutions_of(entry, grading.match(review, target.extraction.predictions, post.shown, report))
 
 
 def linked_forecast(entry, paths, entries, by_path):
@@ -357,7 +361,8 @@ def read_review(entry, read, by_path, report, cache=None):
     """A post with verdicts grades the first forecast post it links; without one it is an article."""
     work = cache.get(entry, "review") if cache else None
     if work is None:
-        blob, read.blob = read.blob, None
+        blob = read.pickled() if read.blob is not None else None
+        read.blob = None
         if blob is not None:
             work = pickle.loads(blob)
         else:
@@ -373,7 +378,8 @@ def read_review(entry, read, by_path, report, cache=None):
         return read_predictions(entry, report, cache)
     report.errors += errors
     entry.extraction, entry.kind, entry.reviews_post_id = extraction, "review", target.id
-    entry.verdicts = reviews.match(verdicts, target.extraction.predictions, entry.post.shown, report)
+    entry.verdicts = resolutions_of(entry, reviews.match(verdicts, target.extraction.predictions, entry.post.shown,
+                                                         report))
 
 
 def warn_ungraded(entries, resolutions, report):
@@ -391,17 +397,23 @@ def warn_ungraded(entries, resolutions, report):
                             f"{p.id} ({p.probability_text}) is graded by no verdict in {e.post.shown}{instead}")
 
 
+def resolutions_of(e, verdicts):
+    """{prediction id: res.Resolution} of a review's matched verdicts, made as soon as they are matched (the
+    verdicts, with the claims they restate, are not kept)."""
+    return {pid: res.Resolution(
+        prediction_id=pid, outcome=v.outcome, value=res.VALUES.get(v.outcome),
+        resolved_on=e.post.date, verdict=v.words, note=v.note or None, judged_by="author",
+        source="review", source_path=e.post.rel_path, source_line=v.line,
+        review_post_id=e.id, review_url=f"{e.url}#{v.anchor}" if v.anchor else e.url,
+        evidence=[res.Evidence(u, t or None) for u, t in v.evidence],
+    ) for pid, v in verdicts.items()}
+
+
 def verdict_resolutions(entries, report):
+    """The reviews' resolutions; where two reviews grade one prediction, the later post's (in build order)."""
     found = {}
     for e in entries:
-        for pid, v in e.verdicts.items() if isinstance(e.verdicts, dict) else ():
-            found[pid] = res.Resolution(
-                prediction_id=pid, outcome=v.outcome, value=res.VALUES.get(v.outcome),
-                resolved_on=e.post.date, verdict=v.words, note=v.note or None, judged_by="author",
-                source="review", source_path=e.post.rel_path, source_line=v.line,
-                review_post_id=e.id, review_url=f"{e.url}#{v.anchor}" if v.anchor else e.url,
-                evidence=[res.Evidence(u, t or None) for u, t in v.evidence],
-            )
+        found.update(e.verdicts if isinstance(e.verdicts, dict) else ())
     return found
 
 
@@ -443,7 +455,10 @@ class Rows:
             self.writer.insert(table, rows)
 
     def finish(self, corpus):
+        """Write what spans posts. Every review is matched by now: the predictions' texts are dropped first."""
         w = self.writer
+        for p in corpus.predictions:
+            p.text = None
         w.insert("sources", (dict(id=s.id, title=s.title, base_url=s.base_url, content_root=s.content_root.name,
                                   author=s.author, license=s.license, license_url=s.license_url, repository=s.repository,
                                   commit=s.commit) for s in corpus.sites))
@@ -463,9 +478,11 @@ class Rows:
         w.insert("build_info", [dict(key="build_date", value=corpus.build_date.isoformat()),
                                 dict(key="inputs", value=json.dumps(corpus.inputs, sort_keys=True))])
         w.insert("claims", (c.row() for c in corpus.claims))
-        units = {}
-        w.insert("scored_predictions", scored_rows(prediction_facts(corpus), corpus.resolutions, units))
-        w.insert("score_sums", units.values())
+        ids = itertools.count(1)
+        for _, facts in itertools.groupby(prediction_facts(corpus), key=itemgetter("post_id")):
+            units = {}  # a post's score_sums rows (each is a post's): written with the post's scored predictions
+            w.insert("scored_predictions", scored_rows(facts, corpus.resolutions, units, ids))
+            w.insert("score_sums", units.values())
 
 
 def prediction_facts(corpus):
@@ -484,14 +501,16 @@ SUMS = ("squared_errors", "squared_errors_squared", "log_score_bits", "log_score
         "sum_sharpness", "sum_folded_probability", "sum_folded_value", "z_numerator", "z_variance")
 
 
-def scored_rows(facts, resolutions, units):
+def scored_rows(facts, resolutions, units, ids=None):
     """scored_predictions rows, one per prediction fact, filling units with the score_sums rows.
 
     scored_predictions: one narrow row per prediction with its resolution (none = open). score_sums: for each
     post, each of its sections, and (over its predictions with a resolution: open ones have no date) each
     quarter of resolution and each horizon bucket, how many predictions by outcome and, over the resolved ones
     (f = probability, o = outcome value), the sums each score of the `scores` query is made of; added in
-    prediction order as SQLite's sum() adds, and NULL when nothing is summed, as in SQL."""
+    prediction order as SQLite's sum() adds, and NULL when nothing is summed, as in SQL. ids numbers the
+    score_sums rows (default: from 1)."""
+    ids = itertools.count(len(units) + 1) if ids is None else ids
     for p in facts:
         r = resolutions.get(p["id"])
         outcome, o = (r.outcome, r.value) if r else ("open", None)
@@ -508,15 +527,15 @@ def scored_rows(facts, resolutions, units):
             keys += [("quarter", post_id, None, scoring.quarter(resolved_on), None),
                      ("horizon", post_id, None, None, scoring.horizon_bucket(p["posted_on"], resolved_on))]
         for key in keys:
-            add(units, key, year, outcome, terms)
+            add(units, key, year, outcome, terms, ids)
 
 
-def add(units, key, year, outcome, terms):
+def add(units, key, year, outcome, terms, ids):
     """Count one prediction in the score_sums row of key (level, post, section, quarter, horizon)."""
     u = units.get(key)
     if u is None:
         level, post_id, section_id, period, horizon = key
-        u = units[key] = dict(id=len(units) + 1, level=level, post_id=post_id, section_id=section_id,
+        u = units[key] = dict(id=next(ids), level=level, post_id=post_id, section_id=section_id,
                               resolved_quarter=period, horizon_days_min=horizon, year=year, n=0, n_resolved=0,
                               n_open=0, n_void=0, n_ambiguous=0, certain_misses=0)
         u |= dict.fromkeys(SUMS)
@@ -603,6 +622,9 @@ def lighten(entry):
     for p in ex.predictions:
         p.passage_markdown = p.commentary_markdown = None
         p.citations = ()
+        if p.stated_percent == (whole := int(p.stated_percent)):
+            p.stated_percent = whole  # a small int is shared, a Decimal is 104 bytes: the same number everywhere used
+        p.probability_text = sys.intern(p.probability_text)  # "(70%)": a few dozen distinct texts
     post = entry.post  # the year and resolves_by still read the title, resolves_by and date
     post.meta = {k: post.meta[k] for k in ("title", "resolves_by") if k in post.meta}
     post.meta_lines, post.tag_groups = {}, []

@@ -16,6 +16,7 @@ import os
 import pickle
 import signal
 import threading
+import zlib
 from dataclasses import dataclass, field
 
 from . import grading, reviews, statements
@@ -46,12 +47,16 @@ class Read:
 
     post: object = None  # posts.Post without its body, or None when the file cannot be read
     role: str | None = None
-    blob: bytes | None = None  # the role's work, pickled; None when there is none or the cache holds it
+    blob: bytes | None = None  # the role's work, pickled (a review's also compressed); None: none, or cached
     problems: Report = field(default_factory=Report)  # of reading the file
     work_problems: Report = field(default_factory=Report)  # of its work: added when the build uses the work
 
+    def pickled(self):
+        """The work pickled, as the cache stores it."""
+        return zlib.decompress(self.blob) if self.role == "review" else self.blob
+
     def work(self):
-        return pickle.loads(self.blob)
+        return pickle.loads(self.pickled())
 
 
 @dataclass(slots=True)
@@ -91,8 +96,11 @@ class Reader:
             if work_key(site, post, "forecast") not in self.cached:
                 work = extract_post(post_id, post, read.work_problems)
         post.body = None  # read: the text is not kept (reread() gets it back in the rare case it is needed)
+        post.meta_lines = {}  # only messages about the front matter, all made by now, use its lines
         if work is not None:
             read.blob = pickle.dumps(work, protocol=PROTOCOL)
+            if read.role == "review":  # waits until every forecast post is read: kept small (a third)
+                read.blob = zlib.compress(read.blob, 1)
         return read
 
 
