@@ -442,17 +442,39 @@ class Rows:
 
     Each post's rows are written as soon as the post is read (``post``), and its heavy parts dropped, so a
     build holds only what spans posts: prediction ids, texts and stated percents for matching verdicts, and
-    the verdicts. What depends on every post (resolutions, conditions, warnings, scores) is written by
-    ``finish`` once the corpus is complete."""
+    the verdicts' outcomes. A review's resolutions (their notes and evidence are most of their size) wait in
+    temporary tables (``temp.kept``, ``temp.kept_evidence``) from the moment they are matched. What depends on
+    every post (resolutions, conditions, warnings, scores) is written by ``finish`` once the corpus is complete."""
 
     def __init__(self, writer, history=None):
         self.writer, self.history, self.authors, self.tags = writer, history, set(), set()
+        self.kept, self.keeping = 0, False  # resolutions in temp.kept
 
     def post(self, e, build_date):
         for table, rows in post_tables(e, self.authors, self.tags, build_date).items():
             self.writer.insert(table, rows)
         for table, rows in (self.history.tables(e) if self.history else {}).items():
             self.writer.insert(table, rows)
+        if isinstance(e.verdicts, dict):
+            self.keep(e.verdicts.values())
+
+    def keep(self, resolutions):
+        """Put the resolutions' rows and evidence in temp.kept; each keeps only its key there and what matching
+        resolution files and scoring read (outcome, value, dates, where it was stated)."""
+        if not self.keeping:
+            self.writer.execute(KEPT)
+            self.writer.execute(KEPT_EVIDENCE)
+            self.keeping = True
+        rows, evidence = [], []
+        for r in resolutions:
+            self.kept += 1
+            r.kept = self.kept
+            rows.append(r.row() | {"key": r.kept})
+            evidence += [dict(key=r.kept, position=i, url=ev.url, title=ev.title, domain=md.domain(ev.url))
+                         for i, ev in enumerate(r.evidence, 1)]
+            r.note, r.evidence = None, []
+        self.writer.insert("kept", rows)
+        self.writer.insert("kept_evidence", evidence)
 
     def finish(self, corpus):
         """Write what spans posts. Every review is matched by now: the predictions' texts are dropped first."""
@@ -469,10 +491,15 @@ class Rows:
         w.insert("conditions", (dict(prediction_id=k, condition_id=v) for k, v in sorted(corpus.conditions.items())))
         w.execute("UPDATE predictions SET condition_id = (SELECT condition_id FROM temp.conditions c "
                   "WHERE c.prediction_id = predictions.id) WHERE id IN (SELECT prediction_id FROM temp.conditions)")
-        resolutions = sorted(corpus.resolutions.items())
-        w.insert("resolutions", (r.row() for _, r in resolutions))
-        w.insert("evidence", (dict(prediction_id=pid, position=i, url=ev.url, title=ev.title, domain=md.domain(ev.url))
-                              for pid, r in resolutions for i, ev in enumerate(r.evidence, 1)))
+        self.keep(r for r in corpus.resolutions.values() if r.kept is None)  # from files, conditions, trackers
+        if self.kept:
+            w.execute("CREATE TEMP TABLE chosen (prediction_id TEXT PRIMARY KEY, key INTEGER NOT NULL)")
+            w.insert("chosen", (dict(prediction_id=pid, key=r.kept) for pid, r in corpus.resolutions.items()))
+            w.execute(f"INSERT INTO resolutions SELECT {', '.join(f'k.{c}' for c in RESOLUTION_COLUMNS)} FROM temp.chosen "
+                      "c JOIN temp.kept k ON k.key = c.key ORDER BY c.prediction_id")
+            w.execute("INSERT INTO evidence (prediction_id, position, url, title, domain) SELECT c.prediction_id, "
+                      "e.position, e.url, e.title, e.domain FROM temp.chosen c JOIN temp.kept_evidence e ON e.key = c.key "
+                      "ORDER BY c.prediction_id, e.position")
         w.insert("build_warnings", (dict(kind=kind, path=p.path, line=p.line, message=p.message)
                                     for kind, p in corpus.report.warnings))
         w.insert("build_info", [dict(key="build_date", value=corpus.build_date.isoformat()),
@@ -483,6 +510,14 @@ class Rows:
             units = {}  # a post's score_sums rows (each is a post's): written with the post's scored predictions
             w.insert("scored_predictions", scored_rows(facts, corpus.resolutions, units, ids))
             w.insert("score_sums", units.values())
+
+
+RESOLUTION_COLUMNS = ("prediction_id", "outcome", "value", "resolved_on", "verdict", "note", "judged_by", "source",
+                      "source_path", "source_line", "review_post_id", "review_url")
+KEPT = ("CREATE TEMP TABLE kept (key INTEGER PRIMARY KEY, prediction_id TEXT, outcome TEXT, value REAL, resolved_on "
+        "TEXT, verdict TEXT, note TEXT, judged_by TEXT, source TEXT, source_path TEXT, source_line INTEGER, "
+        "review_post_id TEXT, review_url TEXT)")
+KEPT_EVIDENCE = "CREATE TEMP TABLE kept_evidence (key INTEGER, position INTEGER, url TEXT, title TEXT, domain TEXT)"
 
 
 def prediction_facts(corpus):

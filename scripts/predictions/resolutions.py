@@ -55,6 +55,7 @@ class Resolution:
     review_post_id: str | None = None
     review_url: str | None = None
     evidence: list = field(default_factory=list)
+    kept: int | None = None  # a build keeps its row and evidence in a temporary table (build.Rows): their key there
 
     def row(self):
         return dict(
