@@ -197,7 +197,7 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
     sites = sites or [load_site(root, base_url=base_url) for root in content_roots]
     tasks = [(k, path, rel) for k, site in enumerate(sites) for path, rel in discover(site.content_root)]
     reader = reading.Reader(sites, style_of, drafts, cache.keys() if cache else frozenset())
-    entries, candidates, styled, written, skipped = [], [], [], set(), 0
+    entries, candidates, styled, written, skipped = [], [], [], (set(), set()), 0
 
     def done(entry):
         if on_post and not report.errors and first_time(entry, written):
@@ -247,9 +247,8 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
     report.raise_errors()
     known = {p.id: p for e in entries if e.extraction for p in e.extraction.predictions}
     posts = {e.id for e in entries}
-    from_reviews = verdict_resolutions(entries, report) | from_trackers
-    for e in entries:
-        e.verdicts = set(e.verdicts)  # which predictions a verdict graded is all that is needed from now on
+    from_reviews = verdict_resolutions(entries, report)
+    from_reviews.update(from_trackers)
     from_files, conditions = res.load_dir(resolutions_dir, known, posts, report) if resolutions_dir else ({}, {})
     report.raise_errors()
     merged = res.merge(from_reviews, from_files, conditions, report)
@@ -261,12 +260,14 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
 
 
 def first_time(entry, written):
-    """True when none of the entry's post and prediction ids was written before (a clash is reported later)."""
-    predictions = entry.extraction.predictions if entry.extraction else []
-    ids = {("post", entry.id)} | {("prediction", p.id) for p in predictions}
-    if ids & written:
+    """True when none of the entry's post and prediction ids was written before (a clash is reported later).
+    written: (post ids, prediction ids)."""
+    posts, predictions = written
+    ids = [p.id for p in entry.extraction.predictions] if entry.extraction else []
+    if entry.id in posts or not predictions.isdisjoint(ids):
         return False
-    written |= ids
+    posts.add(entry.id)
+    predictions.update(ids)
     return True
 
 
@@ -428,6 +429,9 @@ def check_unique_posts(entries, report):
 
 
 def check_unique_predictions(entries, report):
+    ids = [p.id for e in entries for p in (e.extraction.predictions if e.extraction else ())]
+    if len(set(ids)) == len(ids):
+        return  # (the places are only gathered, for the message, when two predictions share an id)
     seen = {}
     for e in entries:
         for p in e.extraction.predictions if e.extraction else ():

@@ -69,6 +69,9 @@ class Cache:
 
     def get(self, entry, mode):
         """The cached work for this post and mode, or None."""
+        if self.conn is None:  # nothing to read, nothing to carry over (a --full build, or no cache yet)
+            self.misses += 1
+            return None
         key = self.key(entry, mode)
         self.used.add(key)
         row = None

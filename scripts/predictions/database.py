@@ -17,7 +17,7 @@ import sqlite_utils
 from .errors import OutputError
 from .schema import INDEXES, TABLES, VIEWS
 
-BATCH = 10_000  # rows queued (over every table) before they are inserted
+BATCH = 5_000  # rows queued (over every table) before they are inserted
 TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$")
 
 
