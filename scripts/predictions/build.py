@@ -205,14 +205,14 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
         lighten(entry)
 
     jobs = reading.default_jobs(len(tasks)) if jobs is None else jobs
-    for n, ((k, path, _), read) in enumerate(zip(tasks, reading.read_all(tasks, reader, jobs), strict=True), 1):
+    for n, ((k, path, rel), read) in enumerate(zip(tasks, reading.read_all(tasks, reader, jobs), strict=True), 1):
         if progress:
             progress(n, len(tasks))
         report.extend(read.problems)
         post, site = read.post, sites[k]
         if post is None:
             continue
-        post.path = path  # one Path object per file, not a worker's copy too
+        post.path, post.rel_path = path, rel  # one copy of each per file, not a worker's too
         if history is not None:
             history.date_post(site, post)
         if read.role == "draft":
@@ -664,6 +664,8 @@ def lighten(entry):
         if p.stated_percent == (whole := int(p.stated_percent)):
             p.stated_percent = whole  # a small int is shared, a Decimal is 104 bytes: the same number everywhere used
         p.probability_text = sys.intern(p.probability_text)  # "(70%)": a few dozen distinct texts
+        if p.section is not None:  # matching reads its title, scoring its id
+            p.section.anchor = p.section.parent_id = None
     post = entry.post  # the year and resolves_by still read the title, resolves_by and date
     post.meta = {k: post.meta[k] for k in ("title", "resolves_by") if k in post.meta}
     post.meta_lines, post.tag_groups = {}, []

@@ -48,8 +48,8 @@ class Read:
     post: object = None  # posts.Post without its body, or None when the file cannot be read
     role: str | None = None
     blob: bytes | None = None  # the role's work, pickled (a review's also compressed); None: none, or cached
-    problems: Report = field(default_factory=Report)  # of reading the file
-    work_problems: Report = field(default_factory=Report)  # of its work: added when the build uses the work
+    problems: Report | None = field(default_factory=Report)  # of reading the file (None: there were none)
+    work_problems: Report | None = field(default_factory=Report)  # of its work: added when the build uses the work
 
     def pickled(self):
         """The work pickled, as the cache stores it."""
@@ -97,6 +97,7 @@ class Reader:
                 work = extract_post(post_id, post, read.work_problems)
         post.body = None  # read: the text is not kept (reread() gets it back in the rare case it is needed)
         post.meta_lines = {}  # only messages about the front matter, all made by now, use its lines
+        read.problems, read.work_problems = read.problems or None, read.work_problems or None  # most files have none
         if work is not None:
             read.blob = pickle.dumps(work, protocol=PROTOCOL)
             if read.role == "review":  # waits until every forecast post is read: kept small (a third)
