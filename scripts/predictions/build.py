@@ -196,7 +196,8 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
     style_of = styling.parse_all(styles)
     sites = sites or [load_site(root, base_url=base_url) for root in content_roots]
     tasks = [(k, path, rel) for k, site in enumerate(sites) for path, rel in discover(site.content_root)]
-    reader = reading.Reader(sites, style_of, drafts, cache.keys() if cache else frozenset())
+    jobs = reading.default_jobs(len(tasks)) if jobs is None else jobs
+    reader = reading.Reader(sites, style_of, drafts, cache.keys() if cache else frozenset(), pickled=jobs > 1)
     entries, candidates, styled, written, skipped = [], [], [], (set(), set()), 0
 
     def done(entry):
@@ -204,7 +205,6 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
             on_post(entry, build_date)
         lighten(entry)
 
-    jobs = reading.default_jobs(len(tasks)) if jobs is None else jobs
     for n, ((k, path, rel), read) in enumerate(zip(tasks, reading.read_all(tasks, reader, jobs), strict=True), 1):
         if progress:
             progress(n, len(tasks))
@@ -276,9 +276,9 @@ def read_predictions(entry, report, cache=None, read=None):
     parsed here from the file read again."""
     entry.extraction = cache.get(entry, "forecast") if cache else None
     if entry.extraction is None:
-        blob = read.blob if read is not None and read.role == "forecast" else None
-        if blob is not None:
-            entry.extraction = pickle.loads(blob)
+        blob = None
+        if read is not None and read.role == "forecast" and read.work is not None:
+            entry.extraction, blob = read.value(), read.raw()
             report.extend(read.work_problems)
         else:
             post = reading.reread(entry.post, report)
@@ -310,7 +310,7 @@ def read_trackers(files, sites, entries, report, done):
 def read_statements(entry, report, read):
     """A post named by its source's `forecasts` globs: its list and table statements (statements.py)."""
     post = entry.post
-    entry.extraction, entry.reader = read.work(), "statements"
+    entry.extraction, entry.reader = read.value(), "statements"
     report.extend(read.work_problems)
     if entry.extraction.predictions:
         entry.kind = "forecast"
@@ -323,7 +323,7 @@ def read_graded(entry, read, entries, by_path, report, style):
     """A post named by its source's `reviews` globs grades the forecast post it links, or whose statements it
     repeats; each graded item's mark gives the outcome (grading.py)."""
     post = entry.post
-    review = read.work()
+    review = read.value()
     report.extend(read.work_problems)
     entry.extraction, entry.kind = review.extraction, "review"
     target = linked_forecast(entry, review.paths, entries, by_path)
@@ -362,8 +362,8 @@ def read_review(entry, read, by_path, report, cache=None):
     """A post with verdicts grades the first forecast post it links; without one it is an article."""
     work = cache.get(entry, "review") if cache else None
     if work is None:
-        blob = read.pickled() if read.blob is not None else None
-        read.blob = None
+        blob = read.raw() if read.work is not None else None
+        read.work = None
         if blob is not None:
             work = pickle.loads(blob)
         else:

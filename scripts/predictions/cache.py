@@ -5,8 +5,9 @@ and with the same version of this package, the extraction (sections, predictions
 verdicts of a review are taken from ``.<db name>.cache`` beside the database instead of being parsed
 again. Everything that depends on several posts (review matching, resolution files, conditions, the
 database itself) is recomputed every time, so an incremental build gives exactly the rows of a full one.
-The cache is a plain SQLite file of pickles written only by this program; delete it, or build with
-``--full``, to start afresh. A cache that cannot be read is ignored.
+The cache is a plain SQLite file of pickles written only by this program; delete it to start afresh. A
+``--full`` build neither reads nor writes it (staging every post's work would cost it time for nothing it
+uses). A cache that cannot be read is ignored.
 """
 
 import contextlib
@@ -38,10 +39,11 @@ def cache_path(db_path):
 
 
 class Cache:
-    """Reads the last build's cache; new work goes to a staging file that replaces it after a good build."""
+    """Reads the last build's cache; new work goes to a staging file that replaces it after a good build.
+    Disabled (enabled=False, a --full build): nothing is read or written, the file is left as it was."""
 
     def __init__(self, path, enabled=True):
-        self.path, self.version = Path(path), code_version()
+        self.path, self.version, self.enabled = Path(path), code_version(), enabled
         self.hits = self.misses = 0
         self.used = set()
         self.conn = self.staging = None
@@ -102,7 +104,7 @@ class Cache:
             self.broken = True
 
     def _put(self, entry, mode, value, blob):
-        if self.broken:
+        if self.broken or not self.enabled:
             return
         if self.staging is None:
             self.staging_path.unlink(missing_ok=True)
@@ -115,7 +117,7 @@ class Cache:
     def save(self):
         """After a good build: this build's work, new and reused, becomes the cache; unused entries are dropped.
         A cache that cannot be written is left as it was (its entries are keyed by content, so never wrong)."""
-        if self.broken:
+        if self.broken or not self.enabled:
             return
         try:
             self._save()

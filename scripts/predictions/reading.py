@@ -7,8 +7,8 @@ settings. ``read_all`` runs it over the build's files in a pool of worker proces
 file order, so a pooled build writes exactly the rows of a serial one (jobs=1: in this process, no pool).
 A worker never holds the build's Report: it returns each file's problems, which the build adds in order.
 The incremental cache and the git history stay in the main process; a worker is told which files' work the
-cache holds, and skips it. The work comes back pickled, which is also how the cache stores it and how a
-review's work waits, small, until every forecast post is read.
+cache holds, and skips it. A worker's work comes back pickled, which is also how the cache stores it; a
+review's work waits, pickled and compressed, until every forecast post is read.
 """
 
 import multiprocessing
@@ -47,16 +47,20 @@ class Read:
 
     post: object = None  # posts.Post without its body, or None when the file cannot be read
     role: str | None = None
-    blob: bytes | None = None  # the role's work, pickled (a review's also compressed); None: none, or cached
+    work: object = None  # the role's work (None: none, or the cache holds it), pickled when `pickled`
+    pickled: bool = False  # by a worker process, and always a review's (compressed: it waits for the others)
     problems: Report | None = field(default_factory=Report)  # of reading the file (None: there were none)
     work_problems: Report | None = field(default_factory=Report)  # of its work: added when the build uses the work
 
-    def pickled(self):
-        """The work pickled, as the cache stores it."""
-        return zlib.decompress(self.blob) if self.role == "review" else self.blob
+    def raw(self):
+        """The work pickled, as the cache stores it; None when it is not pickled."""
+        if not self.pickled:
+            return None
+        return zlib.decompress(self.work) if self.role == "review" else self.work
 
-    def work(self):
-        return pickle.loads(self.pickled())
+    def value(self):
+        """The work itself."""
+        return pickle.loads(self.raw()) if self.pickled else self.work
 
 
 @dataclass(slots=True)
@@ -67,6 +71,7 @@ class Reader:
     styles: dict  # content root -> styles.Style
     drafts: bool = False
     cached: frozenset = frozenset()  # cache keys (cache.work_key) whose work the main process takes from the cache
+    pickled: bool = False  # pickle the work (for a worker process: it is pickled on its way back anyway)
 
     def __call__(self, task):
         k, path, rel = task
@@ -98,10 +103,11 @@ class Reader:
         post.body = None  # read: the text is not kept (reread() gets it back in the rare case it is needed)
         post.meta_lines = {}  # only messages about the front matter, all made by now, use its lines
         read.problems, read.work_problems = read.problems or None, read.work_problems or None  # most files have none
-        if work is not None:
-            read.blob = pickle.dumps(work, protocol=PROTOCOL)
+        if work is not None and (self.pickled or read.role == "review"):
+            work, read.pickled = pickle.dumps(work, protocol=PROTOCOL), True
             if read.role == "review":  # waits until every forecast post is read: kept small (a third)
-                read.blob = zlib.compress(read.blob, 1)
+                work = zlib.compress(work, 1)
+        read.work = work
         return read
 
 
