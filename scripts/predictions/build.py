@@ -40,7 +40,7 @@ class Entry:
     kind: str = "article"
     extraction: object = None
     reviews_post_id: str | None = None
-    verdicts: list = field(default_factory=list)  # graded: {prediction id: res.Resolution}, later just the ids
+    verdicts: list = field(default_factory=list)  # once graded: {prediction id: res.Resolution}
     references: int = 0  # how many the post has (its reference objects are dropped once written)
     reader: str = "markers"  # how its forecasts were read: markers (extract.py) or statements (statements.py)
 
