@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/run.py [--sizes 100,1000,10000] [--runs 3] [--load-seconds 20]
     .venv/bin/python benchmarks/run.py --quick --out /tmp/RESULTS.md   # CI: --sizes 100 --runs 1 --load-seconds 2
 
-For each size: a synthetic corpus (synth.py), then medians over --runs of `predictions build` (a fresh
-subprocess: wall time, peak RSS from os.wait4, predictions/s) and of its floor on the same files (a fresh
+For each size: a synthetic corpus (synth.py), then medians over --runs of `predictions build --jobs N` for each
+N of --jobs (1: serial; more: worker processes; a fresh subprocess: wall time, peak RSS, predictions/s) and of
+its floor on the same files (a fresh
 subprocess that parses every .md body with predictions.markdown.parse and nothing else, then inserts the
 built database's rows, the same count per table, with plain sqlite3 executemany in one transaction).
 On the largest database: every canned query of metadata.yml and every query of the track record at /
@@ -76,10 +77,19 @@ def timed(argv, log):
     return wall, kb / 1024
 
 
-def build(content, db, log, full=True):
-    """A build; full=True parses every post (the measured builds), False reuses the cache of the last one."""
+def build(content, db, log, full=True, jobs=None):
+    """A build; full=True parses every post (the measured builds), False reuses the cache of the last one.
+    jobs: `--jobs N` (None: the build's default, one worker per usable CPU)."""
     return timed([BIN / "predictions", "build", "--content", content, "--db", db, "--resolutions", "/nonexistent",
-                  "-q", *(["--full"] if full else [])], log)
+                  "-q", *(["--full"] if full else []), *(["--jobs", str(jobs)] if jobs else [])], log)
+
+
+def job_counts(spec):
+    """The --jobs values to measure: "auto" is 1, 2, 4, ... up to the usable CPUs (and the usable CPUs)."""
+    if spec != "auto":
+        return sorted({1} | {int(j) for j in spec.split(",")})
+    cpus = len(os.sched_getaffinity(0))
+    return sorted({1, cpus} | {2 ** k for k in range(1, cpus.bit_length()) if 2 ** k <= cpus})
 
 
 def data_tables(conn):
@@ -130,7 +140,7 @@ def floor(content, rows_db, out_db, log):
     return wall - phases["setup"], phases
 
 
-def bench_size(n, runs, work):
+def bench_size(n, runs, work, jobs=(1,)):
     tree = work / f"s{n}"
     t = time.perf_counter()
     sys.path.insert(0, str(HERE))
@@ -139,15 +149,22 @@ def bench_size(n, runs, work):
     synth.generate(tree, n, SEED)
     gen = time.perf_counter() - t
     content, db = tree / "content", tree / "data.db"
-    builds, rss, floors, phases = [], [], [], []
+    walls, rsses, floors, phases = {j: [] for j in jobs}, {j: [] for j in jobs}, [], []
     for i in range(runs):
-        wall, mb = build(content, db, work / "build.log")
-        builds.append(wall)
-        rss.append(mb)
+        for j in [j for j in jobs if j != 1] + [1]:  # the serial build last: its database is measured below
+            wall, mb = build(content, db, work / "build.log", jobs=j)
+            walls[j].append(wall)
+            rsses[j].append(mb)
         f, ph = floor(content, db, work / "floor.db", work / "floor.log")
         floors.append(f)
         phases.append(ph)
-        print(f"  size {n} run {i + 1}: build {wall:.2f} s ({mb:.0f} MB), floor {f:.2f} s", flush=True)
+        pooled = ", ".join(f"--jobs {j} {walls[j][-1]:.2f} s ({rsses[j][-1]:.0f} MB)" for j in jobs if j != 1)
+        print(f"  size {n} run {i + 1}: build {wall:.2f} s ({mb:.0f} MB){', ' + pooled if pooled else ''}, "
+              f"floor {f:.2f} s; load {os.getloadavg()[0]:.2f}", flush=True)
+    builds, rss = walls[1], rsses[1]
+    by_jobs = {j: dict(build=median(walls[j]), builds=walls[j], rss=median(rsses[j]),
+                       ratio=median(walls[j]) / median(floors), speedup=median(walls[1]) / median(walls[j]))
+               for j in jobs}
     conn = sqlite3.connect(db)
     counts = {name: conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in data_tables(conn)}
     conn.close()
@@ -155,7 +172,7 @@ def bench_size(n, runs, work):
     return dict(size=n, generate=gen, files=phases[0]["files"], rows=phases[0]["rows"], counts=counts,
                 predictions=counts["predictions"], build=b, builds=builds, rss=median(rss), floor=median(floors),
                 parse=median([p["parse"] for p in phases]), insert=median([p["insert"] for p in phases]),
-                rate=counts["predictions"] / b, ratio=b / median(floors), content=content, db=db)
+                rate=counts["predictions"] / b, ratio=b / median(floors), content=content, db=db, jobs=by_jobs)
 
 
 def reviewed_post(blog):
@@ -440,6 +457,35 @@ def machine():
     return info
 
 
+def build_tables(sizes):
+    """The report's build section: the serial build vs its floor, then the build with worker processes."""
+    L = ["", "## Build vs floor", "",
+         "The floor: a fresh Python process that reads every `.md` file, parses its body with "
+         "`predictions.markdown.parse` and nothing else, then inserts the built database's rows (same count "
+         "per table, no indexes, no FTS) with plain `sqlite3` `executemany` in one transaction. Loading those "
+         "rows from the built database is timed inside the process and subtracted. The build: `predictions build "
+         f"--full --jobs 1` (serial). Peak RSS of each fresh build process from {RSS_HOW} (with workers: of the "
+         "largest process, the main one).", "",
+         "| posts | files | predictions | rows | build s | floor s (parse + insert) | build / floor | "
+         "predictions/s | peak RSS MB | builds (s) |",
+         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for s in sizes:
+        L.append(f"| {s['size']:,} | {s['files']:,} | {s['predictions']:,} | {s['rows']:,} | {s['build']:.2f} | "
+                 f"{s['floor']:.2f} ({s['parse']:.2f} + {s['insert']:.2f}) | {s['ratio']:.2f}× | {s['rate']:,.0f} | "
+                 f"{s['rss']:.0f} | {', '.join(f'{b:.2f}' for b in s['builds'])} |")
+    L += ["", "### Worker processes", "",
+          "`predictions build --full --jobs N`: N worker processes read and parse the files (reading.py) while the "
+          "main process writes the rows in file order; the database is the serial build's, byte for byte. Same runs "
+          "and floor as above.", "",
+          "| posts | --jobs | build s | build / floor | speed-up vs --jobs 1 | peak RSS MB | builds (s) |",
+          "|---:|---:|---:|---:|---:|---:|---|"]
+    for s in sizes:
+        for j, b in sorted(s["jobs"].items()):
+            L.append(f"| {s['size']:,} | {j} | {b['build']:.2f} | {b['ratio']:.2f}× | {b['speedup']:.2f}× | "
+                     f"{b['rss']:.0f} | {', '.join(f'{x:.2f}' for x in b['builds'])} |")
+    return L
+
+
 def verdict(ok):
     return "met" if ok else "**missed**"
 
@@ -458,19 +504,7 @@ def report(args, sizes, queries, limit, floor_q, load, change, elapsed):
     if busy:
         L += ["", "**Other processes were using the CPUs during this run (see the load averages): the times are "
               "pessimistic.**"]
-    L += ["", "## Build vs floor", "",
-          "The floor: a fresh Python process that reads every `.md` file, parses its body with "
-          "`predictions.markdown.parse` and nothing else, then inserts the built database's rows (same count "
-          "per table, no indexes, no FTS) with plain `sqlite3` `executemany` in one transaction. Loading those "
-          "rows from the built database is timed inside the process and subtracted. Peak RSS of each fresh "
-          f"build process from {RSS_HOW}.", "",
-          "| posts | files | predictions | rows | build s | floor s (parse + insert) | build / floor | "
-          "predictions/s | peak RSS MB | builds (s) |",
-          "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for s in sizes:
-        L.append(f"| {s['size']:,} | {s['files']:,} | {s['predictions']:,} | {s['rows']:,} | {s['build']:.2f} | "
-                 f"{s['floor']:.2f} ({s['parse']:.2f} + {s['insert']:.2f}) | {s['ratio']:.2f}× | {s['rate']:,.0f} | "
-                 f"{s['rss']:.0f} | {', '.join(f'{b:.2f}' for b in s['builds'])} |")
+    L += build_tables(sizes)
     growth = [(a, b, b["build"] / a["build"], b["floor"] / a["floor"]) for a, b in zip(sizes, sizes[1:], strict=False)]
     if growth:
         L += ["", "Growth: " + "; ".join(f"{b['size']:,} / {a['size']:,} posts: build {g:.2f}×, floor {f:.2f}×"
@@ -521,7 +555,13 @@ def report(args, sizes, queries, limit, floor_q, load, change, elapsed):
     worst = max(queries, key=lambda q: q["datasette"])
     worst_ratio = max(queries, key=lambda q: q["ratio"])
     slowest = max(change["changes"], key=lambda c: c["wall"])
+    most = max(big["jobs"])
     targets = [
+        (f"Serial build of {big['size']:,} posts ≤ 1.3× floor", f"{big['ratio']:.2f}×", big["ratio"] <= 1.3),
+        (f"Build of {big['size']:,} posts with {most} workers ≤ 0.8× floor", f"{big['jobs'][most]['ratio']:.2f}×",
+         big["jobs"][most]["ratio"] <= 0.8),
+        (f"Build of {big['size']:,} posts peak RSS < 250 MB (serial; {most} workers)",
+         f"{big['rss']:.0f} MB; {big['jobs'][most]['rss']:.0f} MB", max(big["rss"], big["jobs"][most]["rss"]) < 250),
         (f"Build of {big['size']:,} posts ≤ 2× floor", f"{big['ratio']:.2f}×", big["ratio"] <= 2),
         (f"One-post change on {big['size']:,} posts < 3 s", f"slowest {slowest['kind']} {slowest['wall']:.2f} s",
          slowest["wall"] < 3),
@@ -549,7 +589,7 @@ def report(args, sizes, queries, limit, floor_q, load, change, elapsed):
          worst_heavy["ratio"] <= 1.5),
         ("Zero errors under load", str(load["errors"]), load["errors"] == 0),
     ]
-    L += ["", "## Targets (issue 6)", "", "| target | measured | |", "|---|---|---|"]
+    L += ["", "## Targets (issues 6 and 16)", "", "| target | measured | |", "|---|---|---|"]
     L += [f"| {t} | {m} | {verdict(ok)} |" for t, m, ok in targets]
     if big["size"] != 10000:
         L += ["", f"The targets are stated for 10,000 posts; this run's largest size is {big['size']:,}."]
@@ -561,6 +601,10 @@ def main():
     ap.add_argument("--sizes", default="100,1000,10000", help="forecast posts per corpus, comma separated")
     ap.add_argument("--runs", type=int, default=3, help="runs of build and floor per size (medians are reported)")
     ap.add_argument("--load-seconds", type=float, default=20)
+    ap.add_argument("--jobs", default="auto", help="`build --jobs` values to measure, comma separated (1 is always "
+                    "measured); auto: 1, 2, 4, ... up to the usable CPUs")
+    ap.add_argument("--builds-only", action="store_true", help="measure the builds and floors only (no queries, load, "
+                    "one-post change); print their figures, write no RESULTS.md")
     ap.add_argument("--quick", action="store_true", help="CI smoke run: --sizes 100 --runs 1 --load-seconds 2")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     ap.add_argument("--work", type=Path, help="scratch folder (default: a new one in /dev/shm, removed at the end)")
@@ -579,7 +623,10 @@ def main():
         sizes = []
         for n in sorted(int(s) for s in args.sizes.split(",")):
             print(f"size {n}", flush=True)
-            sizes.append(bench_size(n, args.runs, work))
+            sizes.append(bench_size(n, args.runs, work, job_counts(args.jobs)))
+        if args.builds_only:
+            print("\n".join(build_tables(sizes)))
+            return
         big = sizes[-1]
         print(f"canned queries on {big['db']}", flush=True)
         queries, limit, floor_q = asyncio.run(bench_queries(big["db"]))

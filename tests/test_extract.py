@@ -1,11 +1,15 @@
 """Extraction on small posts written for the tests: every marker form, and every bad input."""
 
+import re
 import sqlite3
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import build_db, run_cli, write_site
+from predictions import markdown as md
 from predictions.errors import Report
 from predictions.extract import extract
 from predictions.markers import find_markers
@@ -208,3 +212,12 @@ def test_empty_file_is_a_post_without_predictions(tmp_path):
     content = write_site(tmp_path / "site", {"blog/empty/index.md": "", "blog/ok/index.md": GOOD})
     db = sqlite3.connect(build_db(tmp_path / "data.db", content, tmp_path / "none"))
     assert db.execute("select id, prediction_count from posts order by id").fetchall() == [("empty", 0), ("ok", 1)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab \n\t.,;:'\"()-#+=|/%é\u00a0")), max_size=60))
+def test_text_without_inline_syntax_is_its_own_plain_text(text):
+    """digest() skips parsing a piece with no character an inline rule starts at: the parser must agree."""
+    parsed = [t.children for p in re.split(r"\n\s*\n", text) for t in md.parser().parseInline(p)[:1]]
+    expected = md.SPACES.sub(" ", " ".join(md.inline_text(c) for c in parsed)).strip()
+    assert md.digest(text) == (expected, [])

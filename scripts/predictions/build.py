@@ -5,22 +5,28 @@ writes its rows through a database.Writer), then returns a Corpus of what spans 
 the rest. Errors are gathered for the whole build and raised together.
 """
 
+import contextlib
 import datetime as dt
+import gc
+import itertools
 import json
+import pickle
 import re
+import sys
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from pathlib import Path
 
 from . import claims as claiming
-from . import database, grading, reviews, scoring, statements, trackers
+from . import database, grading, reading, reviews, scoring, trackers
 from . import markdown as md
 from . import resolutions as res
 from . import styles as styling
 from .cache import Cache, cache_path
 from .errors import InputError, Problem, Report, display
-from .extract import extract, extract_post
+from .extract import Extraction, extract_post
 from .history import History
-from .posts import as_date, discover, read_post
+from .posts import as_date, discover
 from .site import load_site, source_site
 
 YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
@@ -34,7 +40,7 @@ class Entry:
     kind: str = "article"
     extraction: object = None
     reviews_post_id: str | None = None
-    verdicts: list = field(default_factory=list)
+    verdicts: list = field(default_factory=list)  # once graded: {prediction id: res.Resolution}
     references: int = 0  # how many the post has (its reference objects are dropped once written)
     reader: str = "markers"  # how its forecasts were read: markers (extract.py) or statements (statements.py)
     links: tuple | None = None  # a review-like post's linked post paths (update.py: which reviews a change affects)
@@ -130,16 +136,18 @@ def collect_dataset(dataset, history=None, **options):
     return corpus
 
 
-def write(dataset, full=False, **options):
+def write(dataset, full=False, jobs=None, **options):
     """Build the dataset's database: collect its posts, streaming each post's rows into a new file that replaces
     the old one only if everything succeeded. Returns (corpus, cache); raises InputError on bad input.
-    --full (full=True) reads every post and every git source's history again instead of reusing cached work."""
+    --full (full=True) reads every post and every git source's history again instead of reusing cached work.
+    jobs: worker processes that read and parse the files (reading.py); None: one per usable CPU (none for a
+    small build), 1: none."""
     cache = Cache(cache_path(dataset.db_path), enabled=not full)
     history = History(dataset, enabled=not full)
     try:
-        with database.Writer(dataset.db_path) as writer:
+        with few_collections(), database.Writer(dataset.db_path) as writer:
             rows = Rows(writer, history)
-            corpus = collect_dataset(dataset, history=history, cache=cache, on_post=rows.post, **options)
+            corpus = collect_dataset(dataset, history=history, cache=cache, on_post=rows.post, jobs=jobs, **options)
             for kind, path, line, message in history.warnings:
                 corpus.report.warn(kind, path, line, message)
             corpus.history = dict(history.stats)
@@ -153,8 +161,24 @@ def write(dataset, full=False, **options):
     return corpus, cache
 
 
+@contextlib.contextmanager
+def few_collections():
+    """The garbage collector rarely during a build: a build allocates millions of objects that live to its end
+    (or are freed by reference counting), and each full collection scans them all. What exists before the build
+    (modules, the parser) is frozen, never scanned; forked workers inherit both settings."""
+    thresholds = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 1000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
 def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, progress=None, build_date=None,
-            cache=None, on_post=None, sites=None, styles=None, claims_dir=None, trackers=None, history=None):
+            cache=None, on_post=None, sites=None, styles=None, claims_dir=None, trackers=None, history=None, jobs=1):
     """Read every post under the content roots, and the resolutions; raise InputError on bad input.
 
     Each post is read, extracted and handed to on_post(entry, build_date) (Rows.post writes its rows) before
@@ -164,64 +188,68 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
     table): posts its globs name are read with the list/table grammar or graded by their marks (not cached).
     claims_dir: a folder of claims files (claims.py), authors' own tallies to set beside the recomputed ones.
     trackers: (source name, kind, file) of tracker exports (trackers.py): each question a post of that source.
-    history: a history.History, which gives a post without a date its first commit's."""
+    history: a history.History, which gives a post without a date its first commit's.
+    jobs: how many worker processes read and parse the files (reading.py; 1: this process alone; None: as many
+    as usable CPUs for a large build). The results come back in file order and are used here, in order, exactly
+    as a serial build uses them."""
     report = Report()
     build_date = build_date or dt.date.today()
     style_of = styling.parse_all(styles)
     sites = sites or [load_site(root, base_url=base_url) for root in content_roots]
-    files = [(site, path, rel) for site in sites for path, rel in discover(site.content_root)]
-    entries, candidates, styled, written, skipped = [], [], [], set(), 0
+    tasks = [(k, path, rel) for k, site in enumerate(sites) for path, rel in discover(site.content_root)]
+    jobs = reading.default_jobs(len(tasks)) if jobs is None else jobs
+    reader = reading.Reader(sites, style_of, drafts, cache.keys() if cache else frozenset(), pickled=jobs > 1)
+    entries, candidates, styled, written, skipped = [], [], [], (set(), set()), 0
 
     def done(entry):
         if on_post and not report.errors and first_time(entry, written):
             on_post(entry, build_date)
         lighten(entry)
 
-    for n, (site, path, rel) in enumerate(files, 1):
+    for n, ((k, path, rel), read) in enumerate(zip(tasks, reading.read_all(tasks, reader, jobs), strict=True), 1):
         if progress:
-            progress(n, len(files))
-        post = read_post(path, rel, report, root=site.content_root)
+            progress(n, len(tasks))
+        report.extend(read.problems)
+        post, site = read.post, sites[k]
         if post is None:
             continue
+        post.path, post.rel_path = path, rel  # one copy of each per file, not a worker's too
         if history is not None:
             history.date_post(site, post)
-        if post.meta.get("draft") is True and not drafts:
+        if read.role == "draft":
             skipped += 1
             report.warn("draft", display(path), None, "draft skipped (build with --drafts to include it)")
             continue
         entry = Entry(site, post, site.id_prefix + post.slug)
-        style = style_of.get(site.content_root)
-        role = style.role(post.rel_path) if style else None
-        if role == "exclude":
+        if read.role == "excluded":
             report.warn("excluded", display(path), None, "excluded by its source's `exclude` globs: not read")
             continue
         entries.append(entry)
-        if role == "reviews":
-            styled.append((entry, style))  # graded after every forecast post is read
-        elif role == "forecasts":
-            read_statements(entry, report)
+        if read.role == "graded":
+            styled.append((entry, read))  # graded after every forecast post is read
+        elif read.role == "statements":
+            read_statements(entry, report, read)
             done(entry)
-        elif reviews.looks_like_review(post.body):
-            candidates.append(entry)  # graded after every forecast post is read
+        elif read.role == "review":
+            candidates.append((entry, read))  # graded after every forecast post is read
         else:
-            read_predictions(entry, report, cache)
+            read_predictions(entry, report, cache, read)
             done(entry)
     from_trackers = read_trackers(trackers or [], sites, entries, report, done)
     check_unique_posts(entries, report)
     by_path = {(e.site.id, e.post.url_path): e for e in entries}
-    for entry in candidates:
-        read_review(entry, by_path, report, cache)
+    for entry, read in candidates:
+        read_review(entry, read, by_path, report, cache)
         done(entry)
-    for entry, style in styled:
-        read_graded(entry, style, entries, by_path, report)
+    for entry, read in styled:
+        read_graded(entry, read, entries, by_path, report, style_of[entry.site.content_root])
         done(entry)
     check_unique_predictions(entries, report)
     report.raise_errors()
     known = {p.id: p for e in entries if e.extraction for p in e.extraction.predictions}
     posts = {e.id for e in entries}
-    from_reviews = verdict_resolutions(entries, report) | from_trackers
-    for e in entries:
-        e.verdicts = set(e.verdicts)  # which predictions a verdict graded is all that is needed from now on
+    from_reviews = verdict_resolutions(entries, report)
+    from_reviews.update(from_trackers)
     from_files, conditions = res.load_dir(resolutions_dir, known, posts, report) if resolutions_dir else ({}, {})
     report.raise_errors()
     merged = res.merge(from_reviews, from_files, conditions, report)
@@ -233,25 +261,34 @@ def collect(content_roots, resolutions_dir=None, drafts=False, base_url=None, pr
 
 
 def first_time(entry, written):
-    """True when none of the entry's post and prediction ids was written before (a clash is reported later)."""
-    predictions = entry.extraction.predictions if entry.extraction else []
-    ids = {("post", entry.id)} | {("prediction", p.id) for p in predictions}
-    if ids & written:
+    """True when none of the entry's post and prediction ids was written before (a clash is reported later).
+    written: (post ids, prediction ids)."""
+    posts, predictions = written
+    ids = [p.id for p in entry.extraction.predictions] if entry.extraction else []
+    if entry.id in posts or not predictions.isdisjoint(ids):
         return False
-    written |= ids
+    posts.add(entry.id)
+    predictions.update(ids)
     return True
 
 
-def read_predictions(entry, report, cache=None):
-    post = entry.post
+def read_predictions(entry, report, cache=None, read=None):
+    """A forecast post's extraction: from the cache, from its worker's read, or (a review that grades no post)
+    parsed here from the file read again."""
     entry.extraction = cache.get(entry, "forecast") if cache else None
     if entry.extraction is None:
-        entry.extraction = extract_post(entry.id, post, report)
+        blob = None
+        if read is not None and read.role == "forecast" and read.work is not None:
+            entry.extraction, blob = read.value(), read.raw()
+            report.extend(read.work_problems)
+        else:
+            post = reading.reread(entry.post, report)
+            entry.extraction = extract_post(entry.id, post, report) if post else Extraction()
+            entry.post.body = None
         if cache:
-            cache.put(entry, "forecast", entry.extraction)
+            cache.put(entry, "forecast", entry.extraction, blob)
     if entry.extraction.predictions:
         entry.kind = "forecast"
-    post.body = None  # read: the text is not needed again
 
 
 def read_trackers(files, sites, entries, report, done):
@@ -271,26 +308,25 @@ def read_trackers(files, sites, entries, report, done):
     return found
 
 
-def read_statements(entry, report):
+def read_statements(entry, report, read):
     """A post named by its source's `forecasts` globs: its list and table statements (statements.py)."""
     post = entry.post
-    entry.extraction, entry.reader = statements.extract_forecasts(entry.id, post.shown, post.body, post.body_line,
-                                                                  report), "statements"
+    entry.extraction, entry.reader = read.value(), "statements"
+    report.extend(read.work_problems)
     if entry.extraction.predictions:
         entry.kind = "forecast"
     else:
         report.warn("no-statements", post.shown, None, "named by its source's `forecasts` globs but states no "
                     "forecast in list or table form (`Statement: 70%`): check the globs or the post")
-    post.body = None
 
 
-def read_graded(entry, style, entries, by_path, report):
+def read_graded(entry, read, entries, by_path, report, style):
     """A post named by its source's `reviews` globs grades the forecast post it links, or whose statements it
     repeats; each graded item's mark gives the outcome (grading.py)."""
     post = entry.post
-    review = grading.read(post, entry.id, entry.site.base_url, style, report)
+    review = read.value()
+    report.extend(read.work_problems)
     entry.extraction, entry.kind = review.extraction, "review"
-    post.body = None
     target = linked_forecast(entry, review.paths, entries, by_path)
     if target is None:
         scored = sorted(((grading.repeated(review, e.extraction.predictions), e.id, e) for e in entries
@@ -304,7 +340,7 @@ def read_graded(entry, style, entries, by_path, report):
             entry.kind = "article"
             return
     entry.reviews_post_id = target.id
-    entry.verdicts = grading.match(review, target.extraction.predictions, post.shown, report)
+    entry.verdicts = resolutions_of(entry, grading.match(review, target.extraction.predictions, post.shown, report))
 
 
 def linked_forecast(entry, paths, entries, by_path):
@@ -323,23 +359,20 @@ def linked_forecast(entry, paths, entries, by_path):
     return None
 
 
-def review_work(entry):
-    """What a review post says on its own: sections, references, linked post paths, verdicts, problems."""
-    post, own = entry.post, Report()
-    extraction, tokens = extract(entry.id, post.shown, post.body, post.body_line, own, scan=False)
-    hrefs = [r.url for r in extraction.references if r.kind == "inline"]
-    paths = reviews.linked_paths(post.body, entry.site.base_url, hrefs)
-    verdicts = reviews.read_verdicts(tokens, extraction.sections, post.body_line, post.shown, own)
-    return extraction, paths, verdicts, own.errors
-
-
-def read_review(entry, by_path, report, cache=None):
+def read_review(entry, read, by_path, report, cache=None):
     """A post with verdicts grades the first forecast post it links; without one it is an article."""
     work = cache.get(entry, "review") if cache else None
     if work is None:
-        work = review_work(entry)
+        blob = read.raw() if read.work is not None else None
+        read.work = None
+        if blob is not None:
+            work = pickle.loads(blob)
+        else:
+            post = reading.reread(entry.post, report)
+            work = reading.review_work(entry.id, post, entry.site.base_url) if post else (Extraction(), [], [], [])
+            entry.post.body = None
         if cache and not work[3]:
-            cache.put(entry, "review", work)
+            cache.put(entry, "review", work, blob)
     extraction, paths, verdicts, errors = work
     entry.links = tuple(paths)
     targets = [by_path.get((entry.site.id, p)) for p in paths]
@@ -348,8 +381,8 @@ def read_review(entry, by_path, report, cache=None):
         return read_predictions(entry, report, cache)
     report.errors += errors
     entry.extraction, entry.kind, entry.reviews_post_id = extraction, "review", target.id
-    entry.verdicts = reviews.match(verdicts, target.extraction.predictions, entry.post.shown, report)
-    entry.post.body = None
+    entry.verdicts = resolutions_of(entry, reviews.match(verdicts, target.extraction.predictions, entry.post.shown,
+                                                         report))
 
 
 def warn_ungraded(entries, resolutions, report):
@@ -367,17 +400,23 @@ def warn_ungraded(entries, resolutions, report):
                             f"{p.id} ({p.probability_text}) is graded by no verdict in {e.post.shown}{instead}")
 
 
+def resolutions_of(e, verdicts):
+    """{prediction id: res.Resolution} of a review's matched verdicts, made as soon as they are matched (the
+    verdicts, with the claims they restate, are not kept)."""
+    return {pid: res.Resolution(
+        prediction_id=pid, outcome=v.outcome, value=res.VALUES.get(v.outcome),
+        resolved_on=e.post.date, verdict=v.words, note=v.note or None, judged_by="author",
+        source="review", source_path=e.post.rel_path, source_line=v.line,
+        review_post_id=e.id, review_url=f"{e.url}#{v.anchor}" if v.anchor else e.url,
+        evidence=[res.Evidence(u, t or None) for u, t in v.evidence],
+    ) for pid, v in verdicts.items()}
+
+
 def verdict_resolutions(entries, report):
+    """The reviews' resolutions; where two reviews grade one prediction, the later post's (in build order)."""
     found = {}
     for e in entries:
-        for pid, v in e.verdicts.items() if isinstance(e.verdicts, dict) else ():
-            found[pid] = res.Resolution(
-                prediction_id=pid, outcome=v.outcome, value=res.VALUES.get(v.outcome),
-                resolved_on=e.post.date, verdict=v.words, note=v.note or None, judged_by="author",
-                source="review", source_path=e.post.rel_path, source_line=v.line,
-                review_post_id=e.id, review_url=f"{e.url}#{v.anchor}" if v.anchor else e.url,
-                evidence=[res.Evidence(u, t or None) for u, t in v.evidence],
-            )
+        found.update(e.verdicts if isinstance(e.verdicts, dict) else ())
     return found
 
 
@@ -392,6 +431,9 @@ def check_unique_posts(entries, report):
 
 
 def check_unique_predictions(entries, report):
+    ids = [p.id for e in entries for p in (e.extraction.predictions if e.extraction else ())]
+    if len(set(ids)) == len(ids):
+        return  # (the places are only gathered, for the message, when two predictions share an id)
     seen = {}
     for e in entries:
         for p in e.extraction.predictions if e.extraction else ():
@@ -406,38 +448,78 @@ class Rows:
 
     Each post's rows are written as soon as the post is read (``post``), and its heavy parts dropped, so a
     build holds only what spans posts: prediction ids, texts and stated percents for matching verdicts, and
-    the verdicts. What depends on every post (resolutions, conditions, warnings, scores) is written by
-    ``finish`` once the corpus is complete."""
+    the verdicts' outcomes. A review's resolutions (their notes and evidence are most of their size) wait in
+    temporary tables (``temp.kept``, ``temp.kept_evidence``) from the moment they are matched. What depends on
+    every post (resolutions, conditions, warnings, scores) is written by ``finish`` once the corpus is complete."""
 
     def __init__(self, writer, history=None):
         self.writer, self.history, self.authors, self.tags = writer, history, set(), set()
+        self.kept, self.keeping = 0, False  # resolutions in temp.kept
 
     def post(self, e, build_date):
         for table, rows in post_tables(e, self.authors, self.tags, build_date).items():
             self.writer.insert(table, rows)
         for table, rows in (self.history.tables(e) if self.history else {}).items():
             self.writer.insert(table, rows)
+        if isinstance(e.verdicts, dict):
+            self.keep(e.verdicts.values())
+
+    def keep(self, resolutions):
+        """Put the resolutions' rows and evidence in temp.kept; each keeps only its key there and what matching
+        resolution files and scoring read (outcome, value, dates, where it was stated)."""
+        if not self.keeping:
+            self.writer.execute(KEPT)
+            self.writer.execute(KEPT_EVIDENCE)
+            self.keeping = True
+        rows, evidence = [], []
+        for r in resolutions:
+            self.kept += 1
+            r.kept = self.kept
+            rows.append(r.row() | {"key": r.kept})
+            evidence += [dict(key=r.kept, position=i, url=ev.url, title=ev.title, domain=md.domain(ev.url))
+                         for i, ev in enumerate(r.evidence, 1)]
+            r.note, r.evidence = None, []
+        self.writer.insert("kept", rows)
+        self.writer.insert("kept_evidence", evidence)
 
     def finish(self, corpus):
+        """Write what spans posts. Every review is matched by now: the predictions' texts are dropped first."""
         w = self.writer
+        for p in corpus.predictions:
+            p.text = None
         for table, rows in source_tables(corpus.sites).items():
             w.insert(table, rows)
         w.execute("CREATE TEMP TABLE conditions (prediction_id TEXT PRIMARY KEY, condition_id TEXT)")
         w.insert("conditions", (dict(prediction_id=k, condition_id=v) for k, v in sorted(corpus.conditions.items())))
         w.execute("UPDATE predictions SET condition_id = (SELECT condition_id FROM temp.conditions c "
                   "WHERE c.prediction_id = predictions.id) WHERE id IN (SELECT prediction_id FROM temp.conditions)")
-        resolutions = sorted(corpus.resolutions.items())
-        w.insert("resolutions", (r.row() for _, r in resolutions))
-        w.insert("evidence", (dict(prediction_id=pid, position=i, url=ev.url, title=ev.title, domain=md.domain(ev.url))
-                              for pid, r in resolutions for i, ev in enumerate(r.evidence, 1)))
+        self.keep(r for r in corpus.resolutions.values() if r.kept is None)  # from files, conditions, trackers
+        if self.kept:
+            w.execute("CREATE TEMP TABLE chosen (prediction_id TEXT PRIMARY KEY, key INTEGER NOT NULL)")
+            w.insert("chosen", (dict(prediction_id=pid, key=r.kept) for pid, r in corpus.resolutions.items()))
+            w.execute(f"INSERT INTO resolutions SELECT {', '.join(f'k.{c}' for c in RESOLUTION_COLUMNS)} FROM temp.chosen "
+                      "c JOIN temp.kept k ON k.key = c.key ORDER BY c.prediction_id")
+            w.execute("INSERT INTO evidence (prediction_id, position, url, title, domain) SELECT c.prediction_id, "
+                      "e.position, e.url, e.title, e.domain FROM temp.chosen c JOIN temp.kept_evidence e ON e.key = c.key "
+                      "ORDER BY c.prediction_id, e.position")
         w.insert("build_warnings", (dict(kind=kind, path=p.path, line=p.line, message=p.message)
                                     for kind, p in corpus.report.warnings))
         w.insert("build_info", [dict(key="build_date", value=corpus.build_date.isoformat()),
                                 dict(key="inputs", value=json.dumps(corpus.inputs, sort_keys=True))])
         w.insert("claims", (c.row() for c in corpus.claims))
-        units = {}
-        w.insert("scored_predictions", scored_rows(prediction_facts(corpus), corpus.resolutions, units))
-        w.insert("score_sums", units.values())
+        ids = itertools.count(1)
+        for _, facts in itertools.groupby(prediction_facts(corpus), key=itemgetter("post_id")):
+            units = {}  # a post's score_sums rows (each is a post's): written with the post's scored predictions
+            w.insert("scored_predictions", scored_rows(facts, corpus.resolutions, units, ids))
+            w.insert("score_sums", units.values())
+
+
+RESOLUTION_COLUMNS = ("prediction_id", "outcome", "value", "resolved_on", "verdict", "note", "judged_by", "source",
+                      "source_path", "source_line", "review_post_id", "review_url")
+KEPT = ("CREATE TEMP TABLE kept (key INTEGER PRIMARY KEY, prediction_id TEXT, outcome TEXT, value REAL, resolved_on "
+        "TEXT, verdict TEXT, note TEXT, judged_by TEXT, source TEXT, source_path TEXT, source_line INTEGER, "
+        "review_post_id TEXT, review_url TEXT)")
+KEPT_EVIDENCE = "CREATE TEMP TABLE kept_evidence (key INTEGER, position INTEGER, url TEXT, title TEXT, domain TEXT)"
 
 
 def source_tables(sites):
@@ -466,14 +548,16 @@ SUMS = ("squared_errors", "squared_errors_squared", "log_score_bits", "log_score
         "sum_sharpness", "sum_folded_probability", "sum_folded_value", "z_numerator", "z_variance")
 
 
-def scored_rows(facts, resolutions, units):
+def scored_rows(facts, resolutions, units, ids=None):
     """scored_predictions rows, one per prediction fact, filling units with the score_sums rows.
 
     scored_predictions: one narrow row per prediction with its resolution (none = open). score_sums: for each
     post, each of its sections, and (over its predictions with a resolution: open ones have no date) each
     quarter of resolution and each horizon bucket, how many predictions by outcome and, over the resolved ones
     (f = probability, o = outcome value), the sums each score of the `scores` query is made of; added in
-    prediction order as SQLite's sum() adds, and NULL when nothing is summed, as in SQL."""
+    prediction order as SQLite's sum() adds, and NULL when nothing is summed, as in SQL. ids numbers the
+    score_sums rows (default: from 1)."""
+    ids = itertools.count(len(units) + 1) if ids is None else ids
     for p in facts:
         r = resolutions.get(p["id"])
         outcome, o = (r.outcome, r.value) if r else ("open", None)
@@ -490,15 +574,15 @@ def scored_rows(facts, resolutions, units):
             keys += [("quarter", post_id, None, scoring.quarter(resolved_on), None),
                      ("horizon", post_id, None, None, scoring.horizon_bucket(p["posted_on"], resolved_on))]
         for key in keys:
-            add(units, key, year, outcome, terms)
+            add(units, key, year, outcome, terms, ids)
 
 
-def add(units, key, year, outcome, terms):
+def add(units, key, year, outcome, terms, ids):
     """Count one prediction in the score_sums row of key (level, post, section, quarter, horizon)."""
     u = units.get(key)
     if u is None:
         level, post_id, section_id, period, horizon = key
-        u = units[key] = dict(id=len(units) + 1, level=level, post_id=post_id, section_id=section_id,
+        u = units[key] = dict(id=next(ids), level=level, post_id=post_id, section_id=section_id,
                               resolved_quarter=period, horizon_days_min=horizon, year=year, n=0, n_resolved=0,
                               n_open=0, n_void=0, n_ambiguous=0, certain_misses=0)
         u |= dict.fromkeys(SUMS)
@@ -585,6 +669,11 @@ def lighten(entry):
     for p in ex.predictions:
         p.passage_markdown = p.commentary_markdown = None
         p.citations = ()
+        if p.stated_percent == (whole := int(p.stated_percent)):
+            p.stated_percent = whole  # a small int is shared, a Decimal is 104 bytes: the same number everywhere used
+        p.probability_text = sys.intern(p.probability_text)  # "(70%)": a few dozen distinct texts
+        if p.section is not None:  # matching reads its title, scoring its id
+            p.section.anchor = p.section.parent_id = None
     post = entry.post  # the year and resolves_by still read the title, resolves_by and date
     post.meta = {k: post.meta[k] for k in ("title", "resolves_by") if k in post.meta}
     post.meta_lines, post.tag_groups = {}, []

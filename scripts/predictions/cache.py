@@ -5,8 +5,9 @@ and with the same version of this package, the extraction (sections, predictions
 verdicts of a review are taken from ``.<db name>.cache`` beside the database instead of being parsed
 again. Everything that depends on several posts (review matching, resolution files, conditions, the
 database itself) is recomputed every time, so an incremental build gives exactly the rows of a full one.
-The cache is a plain SQLite file of pickles written only by this program; delete it, or build with
-``--full``, to start afresh. A cache that cannot be read is ignored.
+The cache is a plain SQLite file of pickles written only by this program; delete it to start afresh. A
+``--full`` build neither reads nor writes it (staging every post's work would cost it time for nothing it
+uses). A cache that cannot be read is ignored.
 """
 
 import contextlib
@@ -27,16 +28,22 @@ def code_version():
     return h.hexdigest()[:16]
 
 
+def work_key(site, post, mode):
+    """The key of a post's work: its site, place and bytes, and what was read (forecast or review)."""
+    return f"{site.id}\0{site.base_url}\0{post.rel_path}\0{post.checksum}\0{mode}"
+
+
 def cache_path(db_path):
     db_path = Path(db_path)
     return db_path.with_name(f".{db_path.name}.cache")
 
 
 class Cache:
-    """Reads the last build's cache; new work goes to a staging file that replaces it after a good build."""
+    """Reads the last build's cache; new work goes to a staging file that replaces it after a good build.
+    Disabled (enabled=False, a --full build): nothing is read or written, the file is left as it was."""
 
     def __init__(self, path, enabled=True):
-        self.path, self.version = Path(path), code_version()
+        self.path, self.version, self.enabled = Path(path), code_version(), enabled
         self.hits = self.misses = 0
         self.used = set()
         self.conn = self.staging = None
@@ -51,11 +58,22 @@ class Cache:
 
     @staticmethod
     def key(entry, mode):
-        post = entry.post
-        return f"{entry.site.id}\0{entry.site.base_url}\0{post.rel_path}\0{post.checksum}\0{mode}"
+        return work_key(entry.site, entry.post, mode)
+
+    def keys(self):
+        """The keys of every entry this version of the code can use (none when the cache is not read)."""
+        if self.conn is None:
+            return frozenset()
+        try:
+            return frozenset(k for (k,) in self.conn.execute("SELECT key FROM work WHERE version = ?", [self.version]))
+        except sqlite3.Error:
+            return frozenset()
 
     def get(self, entry, mode):
         """The cached work for this post and mode, or None."""
+        if self.conn is None:  # nothing to read, nothing to carry over (a --full build, or no cache yet)
+            self.misses += 1
+            return None
         key = self.key(entry, mode)
         self.used.add(key)
         row = None
@@ -75,30 +93,31 @@ class Cache:
         self.misses += 1
         return None
 
-    def put(self, entry, mode, value):
+    def put(self, entry, mode, value, blob=None):
         """Stage new work on disk (not in memory); it becomes the cache only if the build succeeds. The cache only
-        saves time: when it cannot be written (a full disk), the build goes on without it."""
+        saves time: when it cannot be written (a full disk), the build goes on without it. blob: the value
+        already pickled (as a worker returns it)."""
         try:
-            self._put(entry, mode, value)
+            self._put(entry, mode, value, blob)
         except (OSError, sqlite3.Error):
             self.close()
             self.broken = True
 
-    def _put(self, entry, mode, value):
-        if self.broken:
+    def _put(self, entry, mode, value, blob):
+        if self.broken or not self.enabled:
             return
         if self.staging is None:
             self.staging_path.unlink(missing_ok=True)
             self.staging = sqlite3.connect(self.staging_path)
             self.staging.execute("PRAGMA journal_mode = OFF")
             self.staging.execute(SCHEMA)
-        blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        blob = blob or pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         self.staging.execute("INSERT OR REPLACE INTO work VALUES (?, ?, ?)", [self.key(entry, mode), self.version, blob])
 
     def save(self):
         """After a good build: this build's work, new and reused, becomes the cache; unused entries are dropped.
         A cache that cannot be written is left as it was (its entries are keyed by content, so never wrong)."""
-        if self.broken:
+        if self.broken or not self.enabled:
             return
         try:
             self._save()

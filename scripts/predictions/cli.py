@@ -118,16 +118,19 @@ def cli(ctx, config_file, overrides):
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
 @click.option("--full", is_flag=True, help="Parse every post and write a new database, instead of updating the previous "
               "one (or reusing unchanged posts' parsed work).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes that read and parse the posts. Default: one per usable CPU (none for under "
+                   "100 files); 1: no workers.")
 @click.option("--claims", type=click.Path(file_okay=False),
               help="Folder of claims files: authors' own calibration tallies (docs/styles.md). Default: the "
                    "dataset's claims/ when it exists.")
 @pass_context
-def build(ctx, db_path, content, resolutions, drafts, base_url, quiet, full, claims):
+def build(ctx, db_path, content, resolutions, drafts, base_url, quiet, full, jobs, claims):
     """Read the posts and resolutions and write the database (replaced only if everything succeeded)."""
     dataset = ctx.dataset(content, resolutions, db_path)
     try:
         built = update.build(dataset, drafts=drafts, base_url=base_url, progress=None if quiet else show_progress,
-                             full=full, claims_dir=claims)
+                             full=full, jobs=jobs, claims_dir=claims)
     except InputError as e:
         fail(e)
     if not quiet:

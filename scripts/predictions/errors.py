@@ -44,6 +44,16 @@ class Report:
     def warn(self, kind, path, line, message):
         self.warnings.append((kind, Problem(str(path), line, message)))
 
+    def extend(self, other):
+        """Add another report's problems after these (a worker's, in the order the build reads the files; None
+        stands for a report with none)."""
+        if other is not None:
+            self.errors += other.errors
+            self.warnings += other.warnings
+
+    def __bool__(self):
+        return bool(self.errors or self.warnings)
+
     def raise_errors(self):
         if self.errors:
             raise InputError(self.errors)

@@ -28,7 +28,7 @@ class Review:
     extraction: object
     paths: list
     verdicts: list  # reviews.Verdict
-    numbers: dict  # id(verdict) -> N of "Prediction #N"
+    numbers: dict  # index in verdicts -> N of "Prediction #N" (an index, not an id(): a Review is pickled)
 
 
 def read(post, post_id, base_url, style, report):
@@ -46,9 +46,9 @@ def read(post, post_id, base_url, style, report):
         if v:
             verdicts.append(v)
     for v, n in heading_verdicts(tokens, sections, post, style, report):
-        verdicts.append(v)
         if n is not None:
-            numbers[id(v)] = n
+            numbers[len(verdicts)] = n
+        verdicts.append(v)
     hrefs = [r.url for r in extraction.references if r.kind == "inline"]
     paths = reviews.linked_paths(post.body, base_url, hrefs)
     paths += [reviews.normalise(m["path"]) for m in NUNJUCKS_URL.finditer(post.body)]
@@ -133,8 +133,8 @@ def heading_verdicts(tokens, sections, post, style, report):
 def match(review, predictions, shown, report):
     """{prediction id: verdict}: numbered headings by position, the rest by their restated words."""
     matched, numbered = {}, []
-    for v in review.verdicts:
-        n = review.numbers.get(id(v))
+    for i, v in enumerate(review.verdicts):
+        n = review.numbers.get(i)
         if n is None:
             continue
         numbered.append(v)
@@ -145,7 +145,7 @@ def match(review, predictions, shown, report):
                          + ": fix the number or the probability")
             continue
         matched[p.id] = v
-    rest = reviews.match([v for v in review.verdicts if id(v) not in review.numbers], predictions, shown, report)
+    rest = reviews.match([v for i, v in enumerate(review.verdicts) if i not in review.numbers], predictions, shown, report)
     for pid, v in rest.items():
         if pid in matched:
             report.error(shown, v.line, f"verdict grades {pid}, already graded at line {matched[pid].line}")

@@ -11,6 +11,9 @@ FOOTNOTE_CITE = re.compile(r"\[\^([^\]\s\[]+)\]")
 HEADING_ID = re.compile(r"(?<!\s)\s*\{#(?P<id>[\w-]+)\}\s*$")
 ADMONITION = re.compile(r"^\s*\[!(?P<kind>\w+)\]\s*")
 SPACES = re.compile(r"\s+")
+# Where an inline rule of the parser below may start (escapes, code, emphasis, strikethrough, links, images, autolinks
+# and HTML, entities, footnotes): text without them parses to itself, line breaks and runs of spaces aside.
+INLINE_SYNTAX = re.compile(r"[\\`*_~\[\]!<&^]")
 # Hugo's callout shortcode (Hextra, Docsy, ...), `{{< callout type="info" >}}` ... `{{< /callout >}}`, each on its own
 # line: the form notes took before GitHub-style admonitions (`> [!NOTE]`).
 CALLOUT_OPEN = re.compile(r"^ {0,3}\{\{[<%]\s*callout\b[^\n]*?[>%]\}\}[ \t]*(?P<rest>.*)$")
@@ -110,10 +113,14 @@ def inline_text(children):
 
 def digest(*parts):
     """(plain text, [(href, link text), ...]) of the parts, each a Markdown string of one or more paragraphs
-    (parsed here, once) or a paragraph's inline token (used as the block parse left it)."""
+    (parsed here, once: unless it holds no character an inline rule starts at, when it is its own text) or a
+    paragraph's inline token (used as the block parse left it)."""
     texts, found = [], []
-    for children in map(children_of, parts):
-        for c in children:
+    for part in parts:
+        if isinstance(part, str) and not INLINE_SYNTAX.search(part):
+            texts.append(part)
+            continue
+        for c in children_of(part):
             texts.append(inline_text(c))
             found += child_links(c)
     return SPACES.sub(" ", " ".join(texts)).strip(), found

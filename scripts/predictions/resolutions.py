@@ -55,6 +55,7 @@ class Resolution:
     review_post_id: str | None = None
     review_url: str | None = None
     evidence: list = field(default_factory=list)
+    kept: int | None = None  # a build keeps its row and evidence in a temporary table (build.Rows): their key there
 
     def row(self):
         return dict(
@@ -282,8 +283,9 @@ def resolution_files(folder, report):
 
 
 def merge(from_reviews, from_files, conditions, report):
-    """File entries override review verdicts (disagreements are warned); failed conditions void."""
-    merged = dict(from_reviews)
+    """File entries override review verdicts (disagreements are warned); failed conditions void. Returns
+    from_reviews, updated (a build's dict of tens of thousands is not copied)."""
+    merged = from_reviews
     for pid, r in from_files.items():
         old = merged.get(pid)
         if old and (old.outcome, old.value) != (r.outcome, r.value):

@@ -10,6 +10,7 @@ the post's URL) and states verdicts in two forms:
 
 import difflib
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from . import markdown as md
@@ -167,10 +168,24 @@ def ratio(a, b):
 def similarity(claim, text):
     """How well a restated claim matches a prediction's text, 0..1: their word-sequence ratio, or how much of
     the claim appears in order in the text (a short restatement of a long passage), slightly discounted."""
-    a, b = words(claim), words(text)
+    return word_similarity(words(claim), words(text))
+
+
+def word_similarity(a, b):
     m = difflib.SequenceMatcher(None, a, b, autojunk=False)
     contained = sum(block.size for block in m.get_matching_blocks()) / len(a) if a else 0.0
     return max(m.ratio(), 0.9 * contained)
+
+
+def common(a, b):
+    """How many words two word lists share, counted with repeats: no alignment (difflib's) matches more."""
+    counts = Counter(b)
+    return sum(min(n, counts[w]) for w, n in Counter(a).items() if w in counts)
+
+
+def ratio_bound(shared, a, b):
+    """The most SequenceMatcher.ratio() of word lists of these lengths sharing `shared` words can be."""
+    return 2.0 * shared / (a + b) if a + b else 1.0
 
 
 def words(text):
@@ -181,14 +196,16 @@ def match(verdicts, predictions, rel_path, report):
     """{prediction id: verdict}; verdicts that match none or several are errors, uncovered ones warnings."""
     matched, taken = {}, {}
     by_id = {p.id: p for p in predictions}
+    texts = {}  # text -> its words, once per review
     for v in verdicts:
         candidates = [p for p in predictions if v.percent is None or p.stated_percent == v.percent]
-        scored = sorted(((score(v, p, by_id), p) for p in candidates), key=lambda x: -x[0])
+        scored = ranked(v, words(v.claim), candidates, by_id, texts)
         if not scored or scored[0][0] < MIN_SIMILARITY:
             report.error(rel_path, v.line, f"verdict {v.words!r} on {v.claim[:60]!r} ({fmt(v.percent)}) matches "
                          "no prediction of the graded post: restate the prediction's words and probability")
             continue
-        exact = [p for _, p in scored if words(v.claim) == words(p.text)]
+        claim = words(v.claim)
+        exact = [p for p in candidates if claim == words_of(p.text, texts)]
         if len(exact) == 1:
             scored = [(2.0, exact[0])]
         if len(scored) > 1 and scored[0][0] - scored[1][0] < MARGIN:
@@ -205,20 +222,56 @@ def match(verdicts, predictions, rel_path, report):
     return matched
 
 
-def score(v, p, by_id):
-    """Text similarity, lifted when the section headings agree.
+def ranked(v, claim, candidates, by_id, texts):
+    """[(score, prediction)] of the candidates, best first (ties in the candidates' order): at least the top
+    three, and every candidate that could score as high as the third. A candidate's score is bounded from the
+    words it shares with the claim, counted (no alignment matches more); difflib runs only where that bound
+    still reaches the best three, so the answer is the one scoring every candidate gives."""
+    bounded = []
+    for i, p in enumerate(candidates):
+        text, chain = words_of(p.text, texts), chained(p, by_id)
+        shared = common(claim, text)
+        bound = max(ratio_bound(shared, len(claim), len(text)), 0.9 * shared / len(claim) if claim else 0.0)
+        if len(chain) > 1:
+            joined = words_of(" ".join(chain), texts)
+            bound = max(bound, ratio_bound(common(claim, joined), len(claim), len(joined)))
+        bounded.append((bound + bonus(v, p), i, p, text, chain))
+    bounded.sort(key=lambda x: (-x[0], x[1]))
+    scored = []
+    for bound, i, p, text, chain in bounded:
+        if len(scored) >= 3 and bound < sorted(s for s, _, _ in scored)[-3] - 1e-9:
+            break
+        s = max(word_similarity(claim, text), ratio_words(claim, words_of(" ".join(chain), texts)) if len(chain) > 1
+                else 0)
+        scored.append((s + bonus(v, p), i, p))
+    return [(s, p) for s, _, p in sorted(scored, key=lambda x: (-x[0], x[1]))]
 
-    A review often restates a two-marker list item whole ("A (100%), but B (70%)" becomes "A but B (70%)"),
-    so a prediction is also compared with the text of the predictions it depends on, prepended.
-    """
+
+def words_of(text, texts):
+    found = texts.get(text)
+    if found is None:
+        found = texts[text] = words(text)
+    return found
+
+
+def ratio_words(a, b):
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def chained(p, by_id):
+    """The texts of the predictions p depends on, then its own: a review often restates a two-marker list item
+    whole ("A (100%), but B (70%)" becomes "A but B (70%)")."""
     chain, q = [p.text], p
     while q.depends_on_id and q.depends_on_id in by_id:
         q = by_id[q.depends_on_id]
         chain.insert(0, q.text)
-    s = max(similarity(v.claim, p.text), ratio(v.claim, " ".join(chain)) if len(chain) > 1 else 0)
-    if v.section_title and p.section and p.section.title.strip().lower() == v.section_title.strip().lower():
-        s += 0.5
-    return s
+    return chain
+
+
+def bonus(v, p):
+    """A lift when the section headings agree."""
+    return 0.5 if v.section_title and p.section and p.section.title.strip().lower() == v.section_title.strip().lower() \
+        else 0
 
 
 def fmt(percent):

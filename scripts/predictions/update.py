@@ -174,7 +174,7 @@ def fingerprint(dataset, sites, options):
         "the working directory (messages show paths relative to it)": os.getcwd(),
         "predictions.toml": digest(dataset.config_path),
         "the inputs": json.dumps(pipeline.inputs(dataset), sort_keys=True),
-        "the options": json.dumps({k: str(v) for k, v in sorted(options.items()) if k != "progress"}),
+        "the options": json.dumps({k: str(v) for k, v in sorted(options.items()) if k not in ("progress", "jobs")}),
         "the sources' sites": json.dumps([(s.id, s.base_url, str(s.content_root), s.id_prefix) for s in sites]),
         "the resolution files": digest(dataset.resolutions),
         "the claims files": digest(claims),
@@ -467,7 +467,7 @@ class Plan:
                 continue  # a draft now, or no longer review-like (read as a new post)
             before = graded.get(key) or (None if key in new else self.entries_old(key))
             report = Report()
-            pipeline.read_review(entry, Before(self.by_path, self.order(key)), report, self.cache)
+            pipeline.read_review(entry, NOT_READ, Before(self.by_path, self.order(key)), report, self.cache)
             if report.errors:
                 raise Fallback(f"{entry.post.shown} has errors (the rewrite reports them)")
             graded[key] = entry
@@ -773,6 +773,7 @@ class Plan:
 
 
 NAMED = [("authors", "post_authors", "author_id"), ("tags", "post_tags", "tag_id")]
+NOT_READ = SimpleNamespace(work=None)  # build.read_review's worker read: none here (the cache, or the file read again)
 
 
 def review_of(message):
