@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from predictions.cli import cli
+from predictions.serve import stop
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -190,12 +191,7 @@ def serving(command, log_path, timeout=90, cwd=ROOT):
             time.sleep(0.2)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def processes():

@@ -93,7 +93,23 @@ def insert(conn, table, rows):
         conn.executemany(batch.sql, map(batch.values, itertools.chain([first], rows)))
 
 
-class Writer:
+class Staged:
+    """A temporary file beside db_path that replaces it only when finished: leaving the ``with`` block without
+    finishing closes it (``close``) and removes it, leaving db_path as it was."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        with contextlib.suppress(OSError):
+            self.tmp.unlink(missing_ok=True)
+
+    def writing(self):
+        return writing(self.db_path, self.tmp)
+
+
+class Writer(Staged):
     """A new database in a temporary file beside db_path, filled table by table in one transaction.
 
     ``finish()`` indexes it, checks its foreign keys and renames it over db_path; leaving the ``with`` block
@@ -117,17 +133,9 @@ class Writer:
             self.__exit__()
             raise
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
+    def close(self):
         if self.db is not None:
             self.db.close()
-        with contextlib.suppress(OSError):
-            self.tmp.unlink(missing_ok=True)
-
-    def writing(self):
-        return writing(self.db_path, self.tmp)
 
     def insert(self, table, rows):
         """Queue dict rows (a table's rows share their keys) to be inserted with one executemany per table and
@@ -189,7 +197,7 @@ class Writer:
         swap(self.tmp, self.db_path)
 
 
-class Patch:
+class Patch(Staged):
     """A copy of the database in a temporary file beside it, changed through ``conn`` in one transaction (update.py).
 
     ``finish()`` renames it over db_path; leaving the ``with`` block without finishing removes the copy and leaves
@@ -210,18 +218,10 @@ class Patch:
             self.__exit__()  # a partial copy on a full disk
             raise
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
+    def close(self):
         if self.conn is not None:
             self.conn.close()
             self.conn = None
-        with contextlib.suppress(OSError):
-            self.tmp.unlink(missing_ok=True)
-
-    def writing(self):
-        return writing(self.db_path, self.tmp)
 
     def finish(self):
         with self.writing():
